@@ -1,0 +1,173 @@
+"""The admin's look: django-unfold, with a sidebar grouped by what staff do."""
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
+
+
+def _url(name: str) -> str:
+    # Later issues register their models; until then the entry points to the admin home.
+    try:
+        return reverse(name)
+    except NoReverseMatch:
+        return reverse("admin:index")
+
+
+admin_url = lazy(_url, str)
+
+
+def _can(perm: str):
+    return lambda request: request.user.has_perm(perm)
+
+
+UNFOLD = {
+    "SITE_TITLE": "Switchboard",
+    "SITE_HEADER": "Switchboard",
+    "SITE_SUBHEADER": "Contacts, lists and campaigns",
+    "SITE_SYMBOL": "hub",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "contacts.dashboard.dashboard_callback",
+    "COLORS": {
+        "primary": {
+            "50": "239 246 255",
+            "100": "219 234 254",
+            "200": "191 219 254",
+            "300": "147 197 253",
+            "400": "96 165 250",
+            "500": "59 130 246",
+            "600": "37 99 235",
+            "700": "29 78 216",
+            "800": "30 64 175",
+            "900": "30 58 138",
+            "950": "23 37 84",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": [
+            {
+                "title": _("Contacts"),
+                "separator": False,
+                "items": [
+                    {"title": _("Dashboard"), "icon": "dashboard", "link": admin_url("admin:index")},
+                    {
+                        "title": _("Contacts"),
+                        "icon": "contacts",
+                        "link": admin_url("admin:contacts_contact_changelist"),
+                        "permission": _can("contacts.view_contact"),
+                    },
+                    {
+                        "title": _("Imports"),
+                        "icon": "upload_file",
+                        "link": admin_url("admin:contacts_contactimport_changelist"),
+                        "permission": _can("contacts.view_contactimport"),
+                    },
+                    {
+                        "title": _("Custom fields"),
+                        "icon": "tune",
+                        "link": admin_url("admin:contacts_customfield_changelist"),
+                        "permission": _can("contacts.view_customfield"),
+                    },
+                    {
+                        "title": _("Tags"),
+                        "icon": "sell",
+                        "link": admin_url("admin:contacts_tag_changelist"),
+                        "permission": _can("contacts.view_tag"),
+                    },
+                ],
+            },
+            {
+                "title": _("Lists"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Lists"),
+                        "icon": "format_list_bulleted",
+                        "link": admin_url("admin:contacts_contactlist_changelist"),
+                        "permission": _can("contacts.view_contactlist"),
+                    },
+                ],
+            },
+            {
+                "title": _("Templates"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Message templates"),
+                        "icon": "description",
+                        "link": admin_url("admin:messaging_messagetemplate_changelist"),
+                        "permission": _can("messaging.view_messagetemplate"),
+                    },
+                ],
+            },
+            {
+                "title": _("Campaigns"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Campaigns"),
+                        "icon": "campaign",
+                        "link": admin_url("admin:campaigns_campaign_changelist"),
+                        "permission": _can("campaigns.view_campaign"),
+                    },
+                ],
+            },
+            {
+                "title": _("Automations"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Automations"),
+                        "icon": "bolt",
+                        "link": admin_url("admin:campaigns_automation_changelist"),
+                        "permission": _can("campaigns.view_automation"),
+                    },
+                ],
+            },
+            {
+                "title": _("Providers"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Provider accounts"),
+                        "icon": "hub",
+                        "link": admin_url("admin:messaging_provideraccount_changelist"),
+                        "permission": _can("messaging.view_provideraccount"),
+                    },
+                    {
+                        "title": _("Sync runs"),
+                        "icon": "sync",
+                        "link": admin_url("admin:messaging_syncrun_changelist"),
+                        "permission": _can("messaging.view_syncrun"),
+                    },
+                    {
+                        "title": _("HTTP log"),
+                        "icon": "receipt_long",
+                        "link": admin_url("admin:messaging_httplog_changelist"),
+                        "permission": _can("messaging.view_httplog"),
+                    },
+                ],
+            },
+            {
+                "title": _("People"),
+                "separator": True,
+                "items": [
+                    {
+                        "title": _("Users"),
+                        "icon": "person",
+                        "link": admin_url("admin:auth_user_changelist"),
+                        "permission": _can("auth.view_user"),
+                    },
+                    {
+                        "title": _("Roles"),
+                        "icon": "group",
+                        "link": admin_url("admin:auth_group_changelist"),
+                        "permission": _can("auth.view_group"),
+                    },
+                ],
+            },
+        ],
+    },
+}

@@ -1,0 +1,22 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+import campaigns.api
+import contacts.api
+import messaging.api
+
+# Each app adds its routes through register(router) in its api.py.
+router = DefaultRouter()
+for app_api in (contacts.api, messaging.api, campaigns.api):
+    app_api.register(router)
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("messaging.urls")),
+    path("", include("contacts.urls")),
+]

@@ -1,0 +1,5 @@
+"""REST API for contacts, lists, custom fields and tags."""
+
+
+def register(router):
+    """Add this app's viewsets to the project router."""

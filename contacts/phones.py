@@ -1,0 +1,105 @@
+"""Phone numbers: parse anything a person types into E.164, or say why not.
+
+One place, so the admin, the API, imports and sync all agree on what a valid
+number is. Uses Google's `phonenumbers`, never a regex.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from django.conf import settings
+from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
+
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_NON_DIGITS = re.compile(r"\D+")
+
+_REASONS = {
+    ValidationResult.TOO_SHORT: "too short",
+    ValidationResult.TOO_LONG: "too long",
+    ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
+    ValidationResult.INVALID_LENGTH: "wrong number of digits",
+}
+_PARSE_REASONS = {
+    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+    NumberParseException.NOT_A_NUMBER: "not a phone number",
+    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+    NumberParseException.TOO_SHORT_NSN: "too short",
+    NumberParseException.TOO_LONG: "too long",
+}
+
+
+class PhoneError(ValueError):
+    """A number that cannot be stored; str() is a reason a person can act on."""
+
+
+@dataclass(frozen=True)
+class ParsedPhone:
+    e164: str
+    is_mobile: bool | None
+
+
+def default_country() -> str:
+    return settings.SWITCHBOARD_DEFAULT_COUNTRY
+
+
+def normalize_phone(raw, country: str | None = None) -> str:
+    """Return the E.164 form of `raw` (any human format) or raise PhoneError with the reason."""
+    return parse_phone(raw, country).e164
+
+
+def parse_phone(raw, country: str | None = None) -> ParsedPhone:
+    country = (country or default_country()).upper()
+    if raw is None:
+        raise PhoneError("missing")
+    text = str(raw).strip()
+    if not text:
+        raise PhoneError("missing")
+    if text.lower().startswith("tel:"):
+        text = text[4:]
+    text = text.replace("\u00a0", " ")
+    # "0039…" / "00 44…": international prefix typed with zeros.
+    compact = _NON_DIGITS.sub("", text)
+    if text.startswith("00") and len(compact) > 8:
+        text = "+" + compact[2:]
+    try:
+        number = phonenumbers.parse(text, country)
+    except NumberParseException as exc:
+        raise PhoneError(_PARSE_REASONS.get(exc.error_type, "not a phone number")) from None
+    reason = _REASONS.get(phonenumbers.is_possible_number_with_reason(number))
+    if reason:
+        raise PhoneError(reason)
+    if not phonenumbers.is_valid_number(number):
+        region = phonenumbers.region_code_for_number(number) or country
+        raise PhoneError(f"not a valid number for {region}")
+    kind = phonenumbers.number_type(number)
+    is_mobile = None
+    if kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):
+        is_mobile = True
+    elif kind == PhoneNumberType.FIXED_LINE:
+        is_mobile = False
+    return ParsedPhone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), is_mobile)
+
+
+def looks_e164(text: str) -> bool:
+    """Cheap pre-check used on hot paths to skip re-parsing numbers already in E.164."""
+    return bool(_E164.match(text))
+
+
+def search_digits(query: str) -> list[str]:
+    """Digit fragments to look for in stored E.164 numbers for what a user typed.
+
+    "333 123" → ["333123"]; "0039 333" → ["39333"]; "020 7946" → ["0207946", "207946"]
+    (the national trunk zero is not stored for most countries, but is for Italy).
+    """
+    digits = _NON_DIGITS.sub("", query)
+    if not digits:
+        return []
+    candidates = [digits]
+    if digits.startswith("00") and len(digits) > 3:
+        candidates = [digits[2:]]
+    elif digits.startswith("0") and len(digits) > 1:
+        candidates.append(digits.lstrip("0"))
+    return [c for c in dict.fromkeys(candidates) if c]

@@ -1,0 +1,56 @@
+"""The three staff roles and what each may do, kept as data so later apps are covered too.
+
+A migration creates the groups; this post_migrate hook (re)grants their permissions
+after every migrate, so a model added by a later issue is covered without a new
+data migration. Viewer reads everything; Editor edits contacts, lists, templates,
+campaigns and automations; Manager also manages provider accounts and users.
+"""
+
+from __future__ import annotations
+
+ROLES = ("Viewer", "Editor", "Manager")
+OUR_APPS = ("contacts", "messaging", "campaigns", "django_celery_beat")
+
+# (app_label, model) pairs an Editor may add/change/delete; None means every model of the app.
+EDITOR_MODELS = {
+    ("contacts", None),
+    ("messaging", "messagetemplate"),
+    ("messaging", "templatelink"),
+    ("campaigns", None),
+}
+# A Manager may do everything in our apps, plus users and groups.
+MANAGER_EXTRA_APPS = ("auth", "authtoken")
+# Actions on these models are not for people, whatever their role.
+READ_ONLY_MODELS = {("messaging", "httplog")}
+
+
+def permissions_for(role: str, Permission):
+    perms = Permission.objects.select_related("content_type")
+    selected = []
+    for perm in perms:
+        app, model = perm.content_type.app_label, perm.content_type.model
+        action = perm.codename.split("_", 1)[0]
+        if app not in OUR_APPS + MANAGER_EXTRA_APPS:
+            continue
+        is_view = action == "view"
+        if role == "Viewer":
+            ok = is_view and app in OUR_APPS
+        elif role == "Editor":
+            ok = (is_view and app in OUR_APPS) or (
+                ((app, None) in EDITOR_MODELS or (app, model) in EDITOR_MODELS)
+                and (app, model) not in READ_ONLY_MODELS
+            )
+        else:  # Manager
+            ok = is_view or (app, model) not in READ_ONLY_MODELS or perm.codename.startswith("delete_")
+        if ok:
+            selected.append(perm)
+    return selected
+
+
+def sync_role_permissions(sender=None, apps=None, using="default", **kwargs):
+    """Create the role groups if missing and grant each exactly its permissions."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role in ROLES:
+        group, _ = Group.objects.using(using).get_or_create(name=role)
+        group.permissions.set(permissions_for(role, Permission))

@@ -1,0 +1,338 @@
+"""Every write to contacts, lists, tags and custom fields goes through these functions.
+
+Admin forms and actions, the API, management commands and tasks call them;
+none carries business rules of its own. Each function validates everything
+first and writes inside one transaction, so a bad input never half-saves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import Contact, ContactList, CustomField, Membership, Tag
+from .phones import PhoneError, normalize_phone, search_digits
+
+CONTACT_ATTRS = (
+    "first_name", "last_name", "email", "language", "gender", "birth_date", "company", "address",
+    "city", "province", "postal_code", "country", "notes",
+)  # fmt: skip
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+def clean_phone(
+    raw, *, country: str | None = None, exclude_pk: int | None = None, field: str = "phone"
+) -> str:
+    """E.164 for `raw`, or ValidationError {field: reason} — including who already has it."""
+    try:
+        phone = normalize_phone(raw, country)
+    except PhoneError as exc:
+        raise ValidationError(
+            {field: f"{exc}: {str(raw).strip()!r}" if str(raw).strip() else "required"}
+        ) from None
+    clash = (
+        Contact.objects.filter(phone=phone)
+        .exclude(pk=exclude_pk)
+        .only("pk", "first_name", "last_name", "phone")
+    )
+    other = clash.first()
+    if other is not None:
+        raise ValidationError(
+            {
+                field: f"{phone} already belongs to {other.display_name} (contact #{other.pk}, {other.get_admin_url()})"
+            },
+            code="duplicate",
+            params={"contact_id": other.pk},
+        )
+    return phone
+
+
+def clean_custom_fields(
+    values: Mapping[str, Any] | None, *, definitions: dict[str, CustomField] | None = None
+):
+    """Validate custom field values by key; unknown keys and wrong types are errors naming the key."""
+    if not values:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ValidationError({"fields": "must be an object of custom field values by key"})
+    definitions = definitions if definitions is not None else {f.key: f for f in CustomField.objects.all()}
+    cleaned, errors = {}, []
+    for key, value in values.items():
+        definition = definitions.get(key)
+        if definition is None:
+            known = ", ".join(sorted(definitions)) or "none defined yet"
+            errors.append(f"unknown custom field '{key}' (known: {known})")
+            continue
+        try:
+            cleaned[key] = definition.clean_value(value)
+        except ValidationError as exc:
+            errors.extend(exc.messages)
+    if errors:
+        raise ValidationError({"fields": errors})
+    return cleaned
+
+
+def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
+    ids = [int(i) for i in (list_ids or [])]
+    if not ids:
+        return []
+    found = {cl.pk: cl for cl in ContactList.objects.filter(pk__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationError({"lists": f"no list with id {', '.join(map(str, missing))}"})
+    return [found[i] for i in ids]
+
+
+def _resolve_tags(names: Iterable[str] | None) -> list[Tag]:
+    tags = []
+    for name in dict.fromkeys(n.strip() for n in (names or []) if n and n.strip()):
+        tag, _ = Tag.objects.get_or_create(name=name[:64])
+        tags.append(tag)
+    return tags
+
+
+# --- contacts ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Contact:
+    """Create a contact from plain data (phone in any human format, fields by key, list ids, tag names).
+
+    Validates everything before writing; raises ValidationError with per-field messages.
+    """
+    errors: dict[str, list] = {}
+    phone = fields = lists = None
+    try:
+        phone = clean_phone(data.get("phone"), country=country)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        fields = clean_custom_fields(data.get("fields"))
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        lists = _resolve_lists(data.get("lists"))
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    contact = Contact(
+        phone=phone, fields=fields, **{k: data[k] for k in CONTACT_ATTRS if k in data and data[k] is not None}
+    )
+    if data.get("opted_out"):
+        contact.opted_out = True
+        contact.opted_out_at = timezone.now()
+        contact.opted_out_reason = data.get("opted_out_reason", "")
+    contact.blocked = bool(data.get("blocked", False))
+    contact.secondary_phones = list(data.get("secondary_phones") or [])
+    contact.full_clean(exclude=["phone", "fields"])
+    contact.save()
+    if lists:
+        Membership.objects.bulk_create([Membership(contact=contact, contact_list=cl) for cl in lists])
+    tags = _resolve_tags(data.get("tags"))
+    if tags:
+        contact.tags.add(*tags)
+    return contact
+
+
+@transaction.atomic
+def update_contact(contact: Contact, data: Mapping[str, Any], *, country: str | None = None) -> Contact:
+    """Update the given attributes (only those present in `data`); same validation as create."""
+    errors: dict[str, list] = {}
+    if "phone" in data:
+        try:
+            contact.phone = clean_phone(data["phone"], country=country, exclude_pk=contact.pk)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if "fields" in data:
+        try:
+            merged = {**contact.fields, **clean_custom_fields(data["fields"])}
+            contact.fields = {k: v for k, v in merged.items() if v is not None}
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    lists = None
+    if "lists" in data:
+        try:
+            lists = _resolve_lists(data["lists"])
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    for key in CONTACT_ATTRS:
+        if key in data:
+            setattr(
+                contact, key, data[key] if data[key] is not None else ("" if key != "birth_date" else None)
+            )
+    if "blocked" in data:
+        contact.blocked = bool(data["blocked"])
+    if "opted_out" in data:
+        _set_opt_out(contact, bool(data["opted_out"]), data.get("opted_out_reason", ""))
+    if "secondary_phones" in data:
+        contact.secondary_phones = list(data["secondary_phones"] or [])
+    contact.full_clean(exclude=["phone", "fields"])
+    contact.save()
+    if lists is not None:
+        set_contact_lists(contact, lists)
+    if "tags" in data:
+        contact.tags.set(_resolve_tags(data["tags"]))
+    return contact
+
+
+def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:
+    if opted_out and not contact.opted_out:
+        contact.opted_out, contact.opted_out_at, contact.opted_out_reason = True, timezone.now(), reason[:255]
+    elif not opted_out and contact.opted_out:
+        contact.opted_out, contact.opted_out_at, contact.opted_out_reason = False, None, ""
+
+
+def set_contact_lists(contact: Contact, lists: Iterable[ContactList]) -> None:
+    wanted = {cl.pk for cl in lists}
+    current = set(contact.memberships.values_list("contact_list_id", flat=True))
+    Membership.objects.filter(contact=contact, contact_list_id__in=current - wanted).delete()
+    Membership.objects.bulk_create(
+        [Membership(contact=contact, contact_list_id=pk) for pk in wanted - current], ignore_conflicts=True
+    )
+
+
+def opt_out_contacts(contacts: QuerySet[Contact], reason: str = "") -> int:
+    """Mark contacts opted out now (those already opted out keep their original date and reason)."""
+    return contacts.filter(opted_out=False).update(
+        opted_out=True, opted_out_at=timezone.now(), opted_out_reason=reason[:255], updated_at=timezone.now()
+    )
+
+
+def opt_in_contacts(contacts: QuerySet[Contact]) -> int:
+    return contacts.filter(opted_out=True).update(
+        opted_out=False, opted_out_at=None, opted_out_reason="", updated_at=timezone.now()
+    )
+
+
+def set_blocked(contacts: QuerySet[Contact], blocked: bool) -> int:
+    return contacts.exclude(blocked=blocked).update(blocked=blocked, updated_at=timezone.now())
+
+
+def delete_contacts(contacts: QuerySet[Contact]) -> int:
+    """Soft-delete: the contacts disappear everywhere but can be restored from the admin."""
+    return contacts.filter(deleted_at__isnull=True).update(
+        deleted_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def restore_contacts(contacts: QuerySet[Contact]) -> tuple[int, list[str]]:
+    """Undo soft-deletes. A contact whose phone now belongs to a live contact stays deleted.
+
+    Returns (restored count, messages about the ones that could not be restored).
+    """
+    problems, restored = [], 0
+    for contact in contacts.filter(deleted_at__isnull=False).order_by("pk"):
+        other = Contact.objects.filter(phone=contact.phone).first()
+        if other is not None:
+            problems.append(
+                f"{contact.phone} is now used by {other.display_name}; #{contact.pk} stays deleted."
+            )
+            continue
+        Contact.all_objects.filter(pk=contact.pk).update(deleted_at=None, updated_at=timezone.now())
+        restored += 1
+    return restored, problems
+
+
+def tag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int:
+    tags = _resolve_tags(tag_names)
+    through = Contact.tags.through
+    ids = list(contacts.values_list("pk", flat=True))
+    rows = [through(contact_id=cid, tag_id=t.pk) for t in tags for cid in ids]
+    through.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
+    return len(ids)
+
+
+def untag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int:
+    through = Contact.tags.through
+    deleted, _ = through.objects.filter(
+        contact_id__in=contacts.values("pk"), tag__name__in=list(tag_names)
+    ).delete()
+    return deleted
+
+
+# --- lists -----------------------------------------------------------------------------------------
+
+
+def create_list(name: str, description: str = "", *, user=None) -> ContactList:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A list needs a name."})
+    if ContactList.objects.filter(name__iexact=name).exists():
+        raise ValidationError({"name": f"A list called '{name}' already exists."})
+    return ContactList.objects.create(name=name, description=description, created_by=user)
+
+
+def add_to_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int]) -> int:
+    """Add contacts (a queryset or ids) to a list; already-members are left as they are. Returns how many were new."""
+    ids = _contact_ids(contacts)
+    before = Membership.objects.filter(contact_list=contact_list).count()
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        Membership.objects.bulk_create(
+            [Membership(contact_id=cid, contact_list=contact_list) for cid in chunk], ignore_conflicts=True
+        )
+    return Membership.objects.filter(contact_list=contact_list).count() - before
+
+
+def remove_from_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int]) -> int:
+    ids = _contact_ids(contacts)
+    deleted, _ = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids).delete()
+    return deleted
+
+
+def _contact_ids(contacts) -> list[int]:
+    if isinstance(contacts, QuerySet):
+        return list(contacts.values_list("pk", flat=True))
+    ids = []
+    for value in contacts:
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            raise ValidationError({"contacts": f"'{value}' is not a contact id"}) from None
+    found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ValidationError({"contacts": f"no contact with id {', '.join(map(str, missing[:20]))}"})
+    return ids
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+
+def search_contacts(queryset: QuerySet[Contact], term: str) -> QuerySet[Contact]:
+    """Name, email or phone in any format the user types ("333 123", "+39 333", "rossi")."""
+    from django.db.models import Q
+
+    term = (term or "").strip()
+    if not term:
+        return queryset
+    condition = Q()
+    digits = search_digits(term)
+    letters = any(ch.isalpha() for ch in term)
+    if digits and not letters:
+        for fragment in digits:
+            condition |= Q(phone__contains=fragment)
+    if letters or not digits:
+        words = term.split()
+        if "@" in term:
+            condition |= Q(email__icontains=term)
+        name_q = Q()
+        for word in words:
+            name_q &= (
+                Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(company__icontains=word)
+            )
+        condition |= name_q
+        if len(words) == 1 and "@" not in term:
+            condition |= Q(email__istartswith=term)
+    return queryset.filter(condition)

@@ -1,0 +1,1 @@
+"""Messaging providers: the interface (base), HTTP plumbing (http), the registry, one package each."""
