@@ -142,3 +142,7 @@ class HttpLog(models.Model):
         days = settings.HTTP_LOG_RETENTION_DAYS if days is None else days
         deleted, _ = cls.objects.filter(created_at__lt=timezone.now() - dt.timedelta(days=days)).delete()
         return deleted
+
+
+# The sandbox provider's remote state (its own module so the lead's models stay readable).
+from .sandbox_models import SandboxObject  # noqa: E402, F401
