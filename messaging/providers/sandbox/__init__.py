@@ -1,8 +1,5 @@
-"""Sandbox provider (being built: see the provider-layer issue)."""
+"""The sandbox provider: every capability, no network, deterministic outcomes (see provider.py)."""
 
-from ..base import Provider
+from .provider import SandboxProvider, outcome_for, sign
 
-
-class SandboxProvider(Provider):
-    slug = "sandbox"
-    display_name = "Sandbox"
+__all__ = ["SandboxProvider", "outcome_for", "sign"]
