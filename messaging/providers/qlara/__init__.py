@@ -1,8 +1,10 @@
-"""Qlara (Agile Telecom) provider (being built: see the provider-layer issue)."""
+"""Qlara (Agile Telecom): SMS, RCS and WhatsApp with contacts, lists, templates and campaigns.
 
-from ..base import Provider
+The registry loads `messaging.providers.qlara.QlaraProvider`; the package splits into
+`provider.py` (the hooks and HTTP), `mapping.py` (payloads <-> normalised records)
+and `webhooks.py` (callback authentication and parsing).
+"""
 
+from .provider import QlaraProvider
 
-class QlaraProvider(Provider):
-    slug = "qlara"
-    display_name = "Qlara (Agile Telecom)"
+__all__ = ["QlaraProvider"]
