@@ -1,8 +1,5 @@
-"""MyOperator provider (being built: see the provider-layer issue)."""
+"""MyOperator (WhatsApp Business + contacts): see provider.py for the API's shape."""
 
-from ..base import Provider
+from .provider import MyOperatorProvider
 
-
-class MyOperatorProvider(Provider):
-    slug = "myoperator"
-    display_name = "MyOperator"
+__all__ = ["MyOperatorProvider"]
