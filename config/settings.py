@@ -110,6 +110,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 20000  # admin bulk actions on big pages
 
 LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/admin/"
 
 # --- Switchboard -------------------------------------------------------------
 SWITCHBOARD_DEFAULT_COUNTRY = env("SWITCHBOARD_DEFAULT_COUNTRY", default="IT").upper()

@@ -1,5 +1,55 @@
-"""The admin home: counts staff care about."""
+"""The admin home: the counts staff look at first, each a link to the page behind it."""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.urls import NoReverseMatch, reverse
+
+from .models import Contact, ContactList, CustomField, Tag
+from .pagination import estimated_count
+
+
+def _url(name: str, query: str = "") -> str:
+    try:
+        return reverse(name) + query
+    except NoReverseMatch:
+        return ""
+
+
+def _count(queryset) -> str:
+    value, exact = estimated_count(queryset)
+    return f"{value:,}" if exact else f"about {value:,}"
 
 
 def dashboard_callback(request, context):
+    cards = [
+        {"title": "Contacts", "value": _count(Contact.objects.all()), "url": _url("admin:contacts_contact_changelist"), "icon": "contacts"},
+        {"title": "Can be messaged", "value": _count(Contact.objects.filter(opted_out=False, blocked=False)), "url": _url("admin:contacts_contact_changelist", "?status=active"), "icon": "mark_chat_read"},
+        {"title": "Opted out", "value": _count(Contact.objects.filter(opted_out=True)), "url": _url("admin:contacts_contact_changelist", "?status=opted_out"), "icon": "unsubscribe"},
+        {"title": "Lists", "value": f"{ContactList.objects.count():,}", "url": _url("admin:contacts_contactlist_changelist"), "icon": "format_list_bulleted"},
+        {"title": "Tags", "value": f"{Tag.objects.count():,}", "url": _url("admin:contacts_tag_changelist"), "icon": "sell"},
+        {"title": "Custom fields", "value": f"{CustomField.objects.count():,}", "url": _url("admin:contacts_customfield_changelist"), "icon": "tune"},
+    ]  # fmt: skip
+    accounts = []
+    if apps.is_installed("messaging"):
+        ProviderAccount = apps.get_model("messaging", "ProviderAccount")
+        for account in ProviderAccount.objects.all()[:10]:
+            accounts.append(
+                {
+                    "name": account.name,
+                    "provider": account.provider_class.display_name if account.provider else "",
+                    "healthy": account.healthy,
+                    "last_error": account.last_error,
+                    "balance": account.balance_text,
+                    "url": _account_url(account.pk),
+                }
+            )
+    context.update({"cards": cards, "accounts": accounts})
     return context
+
+
+def _account_url(pk: int) -> str:
+    try:
+        return reverse("admin:messaging_provideraccount_change", args=[pk])
+    except NoReverseMatch:
+        return ""

@@ -27,6 +27,17 @@ CONTACT_ATTRS = (
 # --- validation ------------------------------------------------------------------------------
 
 
+class DuplicatePhone(ValidationError):
+    """The number already belongs to another live contact (kept on .other for links)."""
+
+    def __init__(self, field: str, phone: str, other: Contact):
+        self.other = other
+        name = f"{other.first_name} {other.last_name}".strip() or "another contact"
+        super().__init__(
+            {field: f"{phone} already belongs to {name} (contact #{other.pk}, {other.get_admin_url()})"}
+        )
+
+
 def clean_phone(
     raw, *, country: str | None = None, exclude_pk: int | None = None, field: str = "phone"
 ) -> str:
@@ -44,13 +55,7 @@ def clean_phone(
     )
     other = clash.first()
     if other is not None:
-        raise ValidationError(
-            {
-                field: f"{phone} already belongs to {other.display_name} (contact #{other.pk}, {other.get_admin_url()})"
-            },
-            code="duplicate",
-            params={"contact_id": other.pk},
-        )
+        raise DuplicatePhone(field, phone, other)
     return phone
 
 
@@ -108,9 +113,12 @@ def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Co
     Validates everything before writing; raises ValidationError with per-field messages.
     """
     errors: dict[str, list] = {}
-    phone = fields = lists = None
+    phone = fields = lists = duplicate = None
     try:
         phone = clean_phone(data.get("phone"), country=country)
+    except DuplicatePhone as exc:
+        duplicate = exc
+        errors.update(exc.message_dict)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
@@ -121,6 +129,8 @@ def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Co
         lists = _resolve_lists(data.get("lists"))
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    if duplicate is not None and list(errors) == ["phone"]:
+        raise duplicate
     if errors:
         raise ValidationError(errors)
     contact = Contact(

@@ -152,7 +152,7 @@ def admin_login(live_server, page):
     """admin_login(user) logs the browser in through the real login form; returns the page."""
 
     def login(user):
-        page.goto(f"{live_server.url}/admin/login/")
+        page.goto(f"{live_server.url}/admin/login/?next=/admin/")
         page.fill("input[name=username]", user.username)
         page.fill("input[name=password]", "pw-" + user.username)
         page.click("button[type=submit], input[type=submit]")

@@ -1,0 +1,485 @@
+"""The staff back office for contacts, lists, custom fields and tags (django-unfold).
+
+Every change goes through contacts.services; this module only renders forms,
+asks questions (which list? which tags?) and reports outcomes in words.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, Prefetch, Q
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import DropdownFilter, TextFilter
+from unfold.decorators import action, display
+
+from . import services
+from .forms import (
+    AddMembersForm,
+    ChooseListForm,
+    ContactAdminForm,
+    ExistingListForm,
+    OptOutForm,
+    TagForm,
+    custom_form_field,
+)
+from .models import Contact, ContactList, CustomField, Membership, Tag
+from .pagination import EstimatedCountPaginator
+from .phones import PhoneError, normalize_phone
+
+# --- filters ------------------------------------------------------------------------------------
+
+
+class ListFilter(DropdownFilter):
+    title = "list"
+    parameter_name = "list"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in ContactList.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(memberships__contact_list_id=self.value())
+        return queryset
+
+
+class TagFilter(DropdownFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Tag.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(tags__id=self.value())
+        return queryset
+
+
+class StatusFilter(DropdownFilter):
+    """Live contacts by default; 'Deleted' shows the bin, where contacts can be restored."""
+
+    title = "status"
+    parameter_name = "status"
+    all_option = None
+
+    def lookups(self, request, model_admin):
+        return [
+            ("live", "All live contacts"), ("active", "Can be messaged"), ("opted_out", "Opted out"),
+            ("blocked", "Blocked"), ("deleted", "Deleted (can be restored)"),
+        ]  # fmt: skip
+
+    def value(self):
+        return super().value() or "live"
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "deleted":
+            return queryset.filter(deleted_at__isnull=False)
+        queryset = queryset.filter(deleted_at__isnull=True)
+        if value == "active":
+            return queryset.filter(opted_out=False, blocked=False)
+        if value == "opted_out":
+            return queryset.filter(opted_out=True)
+        if value == "blocked":
+            return queryset.filter(blocked=True)
+        return queryset
+
+
+class LanguageFilter(DropdownFilter):
+    title = "language"
+    parameter_name = "language"
+
+    def lookups(self, request, model_admin):
+        languages = Contact.objects.exclude(language="").values_list("language", flat=True).distinct()
+        return [(code, code) for code in sorted(languages)[:100]]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(language=self.value()) if self.value() else queryset
+
+
+class CustomFieldFilter(TextFilter):
+    """Filter on a custom field value typed as key:value, e.g. tier:gold or vip:yes."""
+
+    title = "custom field (key:value)"
+    parameter_name = "field"
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        key, _, wanted = value.partition(":")
+        definition = CustomField.objects.filter(key=key.strip()).first()
+        if definition is None:
+            messages.warning(
+                request,
+                f"There is no custom field “{key}”. Known: {', '.join(CustomField.objects.values_list('key', flat=True))}.",
+            )
+            return queryset.none()
+        try:
+            typed = definition.clean_value(wanted.strip())
+        except ValidationError as exc:
+            messages.warning(request, exc.messages[0])
+            return queryset.none()
+        return queryset.filter(**{f"fields__{definition.key}": typed})
+
+
+# --- contacts ------------------------------------------------------------------------------------
+
+
+@admin.register(Contact)
+class ContactAdmin(ModelAdmin):
+    form = ContactAdminForm
+    list_display = [
+        "name_column",
+        "phone",
+        "email",
+        "lists_column",
+        "tags_column",
+        "status_column",
+        "updated_at",
+    ]
+    list_display_links = ["name_column", "phone"]
+    list_filter = [StatusFilter, ListFilter, TagFilter, LanguageFilter, CustomFieldFilter]
+    list_filter_submit = True
+    search_fields = ["phone"]  # the real search is services.search_contacts (see get_search_results)
+    search_help_text = "Name, email or phone in any format (e.g. 333 123 or +39 333)."
+    list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    filter_horizontal = ["tags"]
+    actions = ["add_to_list", "remove_from_list", "tag", "opt_out", "delete_contacts", "restore"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at", "secondary_phones"]
+    fieldsets = [
+        (None, {"fields": ["phone", ("first_name", "last_name"), "email", "secondary_phones"]}),
+        ("Details", {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
+        (
+            "Address",
+            {"fields": ["address", ("city", "province"), ("postal_code", "country")], "classes": ["tab"]},
+        ),
+        ("Lists and tags", {"fields": ["member_of", "tags"]}),
+        (
+            "Status",
+            {
+                "fields": [
+                    ("opted_out", "opted_out_at"),
+                    "opted_out_reason",
+                    "blocked",
+                    ("created_at", "updated_at"),
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        # all_objects: the Deleted filter must see the bin; StatusFilter hides it by default.
+        return Contact.all_objects.prefetch_related(
+            "tags", Prefetch("memberships", queryset=Membership.objects.select_related("contact_list"))
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = list(super().get_fieldsets(request, obj))
+        custom = [f"cf_{key}" for key in CustomField.objects.values_list("key", flat=True)]
+        if custom:
+            fieldsets.insert(2, ("Custom fields", {"fields": custom}))
+        return fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # Custom fields are defined by staff at run time: declare one form field per definition.
+        declared = {f"cf_{d.key}": custom_form_field(d) for d in CustomField.objects.all()}
+        kwargs["form"] = type("ContactForm", (self.form,), declared)
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        # Joins from list/tag filters can repeat a row; search itself never does.
+        return services.search_contacts(queryset, search_term), False
+
+    # columns
+
+    @display(description="Name", ordering="last_name")
+    def name_column(self, obj):
+        name = f"{obj.first_name} {obj.last_name}".strip()
+        return name or "—"
+
+    @display(description="Lists")
+    def lists_column(self, obj):
+        return ", ".join(m.contact_list.name for m in obj.memberships.all()) or "—"
+
+    @display(description="Tags")
+    def tags_column(self, obj):
+        return ", ".join(t.name for t in obj.tags.all()) or "—"
+
+    @display(
+        description="Status",
+        label={"Active": "success", "Opted out": "warning", "Blocked": "danger", "Deleted": "info"},
+    )
+    def status_column(self, obj):
+        if obj.deleted_at:
+            return "Deleted"
+        if obj.blocked:
+            return "Blocked"
+        if obj.opted_out:
+            return "Opted out"
+        return "Active"
+
+    # saving through the service
+
+    def save_model(self, request, obj, form, change):
+        data = form.service_data()
+        if change:
+            services.update_contact(Contact.all_objects.get(pk=obj.pk), data)
+        else:
+            created = services.create_contact(data)
+            # The admin goes on with `obj` (history entry, redirect): give it the new row's identity.
+            obj.pk, obj.created_at, obj._state.adding = created.pk, created.created_at, False
+
+    def save_related(self, request, form, formsets, change):
+        # Lists and tags were written by the service with everything else, in one transaction.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        services.delete_contacts(Contact.all_objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        services.delete_contacts(queryset)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # our delete is a soft delete
+        return actions
+
+    # bulk actions
+
+    def _ask(self, request, queryset, form, title, action_name, button):
+        return TemplateResponse(
+            request,
+            "admin/contacts/action_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": title,
+                "form": form,
+                "queryset": queryset,
+                "count": queryset.count(),
+                "action_name": action_name,
+                "button": button,
+                "opts": self.model._meta,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "select_across": request.POST.get("select_across", "0"),
+            },
+        )
+
+    @action(description="Add to list…", permissions=["change"])
+    def add_to_list(self, request, queryset):
+        form = ChooseListForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            try:
+                contact_list = form.get_list(user=request.user)
+            except ValidationError as exc:
+                form.add_error("new_list", exc.messages[0])
+            else:
+                added = services.add_to_list(contact_list, queryset)
+                self.message_user(
+                    request,
+                    f"Added {added} contact(s) to “{contact_list.name}” ({queryset.count() - added} were already there).",
+                    messages.SUCCESS,
+                )
+                return None
+        return self._ask(request, queryset, form, "Add contacts to a list", "add_to_list", "Add to list")
+
+    @action(description="Remove from list…", permissions=["change"])
+    def remove_from_list(self, request, queryset):
+        form = ExistingListForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            contact_list = form.cleaned_data["contact_list"]
+            removed = services.remove_from_list(contact_list, queryset)
+            self.message_user(
+                request, f"Removed {removed} contact(s) from “{contact_list.name}”.", messages.SUCCESS
+            )
+            return None
+        return self._ask(request, queryset, form, "Remove contacts from a list", "remove_from_list", "Remove")
+
+    @action(description="Tag…", permissions=["change"])
+    def tag(self, request, queryset):
+        form = TagForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            count = services.tag_contacts(queryset, form.tag_names())
+            self.message_user(
+                request, f"Tagged {count} contact(s) with {', '.join(form.tag_names())}.", messages.SUCCESS
+            )
+            return None
+        return self._ask(request, queryset, form, "Tag contacts", "tag", "Apply tags")
+
+    @action(description="Opt out…", permissions=["change"])
+    def opt_out(self, request, queryset):
+        form = OptOutForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            count = services.opt_out_contacts(queryset, form.cleaned_data["reason"])
+            self.message_user(
+                request, f"{count} contact(s) opted out; they will not be messaged.", messages.SUCCESS
+            )
+            return None
+        return self._ask(request, queryset, form, "Opt contacts out", "opt_out", "Opt out")
+
+    @action(description="Delete (can be restored)", permissions=["delete"])
+    def delete_contacts(self, request, queryset):
+        count = services.delete_contacts(queryset)
+        self.message_user(
+            request,
+            f"Deleted {count} contact(s). Find them under Status → Deleted to restore them.",
+            messages.SUCCESS,
+        )
+
+    @action(description="Restore deleted", permissions=["delete"])
+    def restore(self, request, queryset):
+        restored, problems = services.restore_contacts(queryset)
+        self.message_user(request, f"Restored {restored} contact(s).", messages.SUCCESS)
+        for problem in problems:
+            self.message_user(request, problem, messages.WARNING)
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+
+@admin.register(ContactList)
+class ContactListAdmin(ModelAdmin):
+    list_display = ["name", "description", "members_column", "created_at"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["created_at", "updated_at", "created_by"]
+    fields = ["name", "description", "created_by", "created_at", "updated_at"]
+    change_form_after_template = "admin/contacts/contactlist/members_link.html"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                member_count=Count("memberships", filter=Q(memberships__contact__deleted_at__isnull=True))
+            )
+        )
+
+    @display(description="Members", ordering="member_count")
+    def members_column(self, obj):
+        url = reverse("admin:contacts_contactlist_members", args=[obj.pk])
+        return format_html(
+            '<a class="text-primary-600 underline" href="{}">{} members</a>', url, obj.member_count
+        )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/members/",
+                self.admin_site.admin_view(self.members_view),
+                name="contacts_contactlist_members",
+            ),
+            *super().get_urls(),
+        ]
+
+    def members_view(self, request, pk):
+        """The list's members: paginated, searchable; add by phone, remove the ticked ones."""
+        contact_list = get_object_or_404(ContactList, pk=pk)
+        if not self.has_view_permission(request, contact_list):
+            raise PermissionDenied
+        can_change = self.has_change_permission(request, contact_list)
+        add_form = AddMembersForm()
+        if request.method == "POST":
+            if not can_change:
+                raise PermissionDenied
+            if "remove" in request.POST:
+                ids = [int(i) for i in request.POST.getlist("contact") if i.isdigit()]
+                removed = services.remove_from_list(contact_list, ids)
+                messages.success(request, f"Removed {removed} contact(s) from “{contact_list.name}”.")
+                return HttpResponseRedirect(request.get_full_path())
+            add_form = AddMembersForm(request.POST)
+            if add_form.is_valid():
+                found, unknown, invalid = self._contacts_for_phones(add_form.cleaned_data["phones"])
+                added = services.add_to_list(contact_list, found) if found else 0
+                messages.success(request, f"Added {added} contact(s) to “{contact_list.name}”.")
+                if unknown:
+                    messages.warning(request, "Not contacts yet (add them first): " + ", ".join(unknown[:20]))
+                if invalid:
+                    messages.error(request, "Not valid numbers: " + "; ".join(invalid[:20]))
+                return HttpResponseRedirect(request.get_full_path())
+        term = request.GET.get("q", "")
+        members = services.search_contacts(
+            Contact.objects.filter(memberships__contact_list=contact_list), term
+        ).order_by("last_name", "first_name", "id")
+        paginator = EstimatedCountPaginator(members, 50)
+        page = paginator.get_page(request.GET.get("page"))
+        return TemplateResponse(
+            request,
+            "admin/contacts/contactlist/members.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Members of “{contact_list.name}”",
+                "contact_list": contact_list,
+                "page": page,
+                "q": term,
+                "add_form": add_form,
+                "can_change": can_change,
+                "opts": self.model._meta,
+                "original": contact_list,
+            },
+        )
+
+    @staticmethod
+    def _contacts_for_phones(text: str):
+        found, unknown, invalid = [], [], []
+        for line in text.splitlines():
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                phone = normalize_phone(line)
+            except PhoneError as exc:
+                invalid.append(f"{line} ({exc})")
+                continue
+            pk = Contact.objects.filter(phone=phone).values_list("pk", flat=True).first()
+            (found.append(pk) if pk else unknown.append(phone))
+        return found, unknown, invalid
+
+
+# --- custom fields and tags ----------------------------------------------------------------------
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(ModelAdmin):
+    list_display = ["label", "key", "type", "choices_column", "created_at"]
+    search_fields = ["label", "key"]
+    list_filter = ["type"]
+
+    @display(description="Choices")
+    def choices_column(self, obj):
+        return ", ".join(map(str, obj.choices or [])) or "—"
+
+    def get_readonly_fields(self, request, obj=None):
+        # Changing a key or type would orphan stored values.
+        return ["key", "type"] if obj else []
+
+
+@admin.register(Tag)
+class TagAdmin(ModelAdmin):
+    list_display = ["name", "contacts_column", "created_at"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(contact_count=Count("contacts"))
+
+    @display(description="Contacts", ordering="contact_count")
+    def contacts_column(self, obj):
+        url = reverse("admin:contacts_contact_changelist") + f"?tag={obj.pk}"
+        return format_html('<a class="underline" href="{}">{}</a>', url, obj.contact_count)
