@@ -79,7 +79,7 @@ class ContactAdminForm(forms.ModelForm):
                     exc.other.phone,
                     exc.other.get_admin_url(),
                     exc.other.display_name,
-                )  # fmt: skip
+                )
             ) from None
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["phone"][0]) from None
@@ -89,7 +89,7 @@ class ContactAdminForm(forms.ModelForm):
         values = {key: cleaned.get(f"cf_{key}") for key in self.custom_fields}
         try:
             self.custom_values = services.clean_custom_fields(
-                {k: v for k, v in values.items()}, definitions=self.custom_fields
+                dict(values.items()), definitions=self.custom_fields
             )
         except ValidationError as exc:
             for message in exc.message_dict.get("fields", []):
