@@ -224,3 +224,6 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.contact_id} in {self.contact_list_id}"
+
+
+from .imports.models import ContactExport, ContactImport  # noqa: E402,F401
