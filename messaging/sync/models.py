@@ -33,12 +33,18 @@ class RemoteLink(models.Model):
         "messaging.ProviderAccount", on_delete=models.CASCADE, related_name="remote_links"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
+    # SET_NULL, not CASCADE: a link whose local record was deleted is a tombstone that tells
+    # the next push to delete the twin (or, where the provider cannot, stops the next pull
+    # from bringing the record back).
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.CASCADE, related_name="remote_links"
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_links"
     )
     contact_list = models.ForeignKey(
-        "contacts.ContactList", null=True, blank=True, on_delete=models.CASCADE, related_name="remote_links"
+        "contacts.ContactList", null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_links"
     )
+    # The local record let go of this twin on purpose (e.g. a new phone on a provider where a
+    # phone cannot change): leave the remote alone and do not import it again.
+    detached = models.BooleanField(default=False)
     remote_id = models.CharField(max_length=200)
     remote_version = models.CharField(max_length=100, blank=True)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
@@ -295,3 +301,27 @@ class SyncLock(models.Model):
 
     def __str__(self):
         return f"lock {self.account_id}:{self.resource} held by {self.holder or 'nobody'}"
+
+
+# --- keep each account's schedule in step with its settings --------------------------------------
+
+
+def _schedule_on_save(sender, instance, **kwargs):
+    from .services import schedule_account_sync
+
+    schedule_account_sync(instance)
+
+
+def _unschedule_on_delete(sender, instance, **kwargs):
+    from .services import unschedule_account_sync
+
+    unschedule_account_sync(instance)
+
+
+# Lazy sender strings: ProviderAccount is defined in the module that imports this one.
+models.signals.post_save.connect(
+    _schedule_on_save, sender="messaging.ProviderAccount", dispatch_uid="sync_schedule_on_save"
+)
+models.signals.post_delete.connect(
+    _unschedule_on_delete, sender="messaging.ProviderAccount", dispatch_uid="sync_unschedule_on_delete"
+)
