@@ -1,8 +1,5 @@
-"""Spoki provider (being built: see the provider-layer issue)."""
+"""Spoki (WhatsApp): the provider class lives in provider.py, payload mapping in mapping.py."""
 
-from ..base import Provider
+from .provider import SpokiProvider
 
-
-class SpokiProvider(Provider):
-    slug = "spoki"
-    display_name = "Spoki"
+__all__ = ["SpokiProvider"]
