@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = "Providers & messaging"
+
+    def ready(self):
+        from django.db.models.signals import post_migrate
+
+        from . import services
+
+        # The HTTP-log pruning schedule (see services.ensure_periodic_tasks for why not a migration).
+        post_migrate.connect(services.ensure_periodic_tasks, sender=self, dispatch_uid="messaging-beat")

@@ -1,0 +1,271 @@
+"""Provider accounts and the HTTP log in the back office (django-unfold).
+
+Writes go through messaging.services; this module renders forms and reports
+outcomes in words. Provider accounts are for Managers only, reads included
+(the role table gives everyone view_* permissions; accounts need change_*).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from unfold.admin import ModelAdmin
+from unfold.contrib.filters.admin import DropdownFilter, FieldTextFilter, RelatedDropdownFilter
+from unfold.decorators import action, display
+
+from . import services
+from .forms import MODEL_FIELDS, ProviderAccountForm
+from .models import HttpLog, ProviderAccount
+from .providers.registry import get_registry
+
+OP_WORDS = {
+    "pull": "read", "push": "create & update", "delete": "delete", "membership": "members",
+    "bulk": "bulk upload", "stats": "statistics", "start": "start",
+}  # fmt: skip
+RESOURCE_WORDS = {
+    "contacts": "Contacts", "lists": "Lists", "custom_fields": "Custom fields", "templates": "Templates",
+    "campaigns": "Campaigns", "automations": "Automations",
+}  # fmt: skip
+CHANNEL_WORDS = {"sms": "SMS", "whatsapp": "WhatsApp", "rcs": "RCS", "voice": "Voice"}
+ORDER = list(OP_WORDS)
+
+
+def capability_lines(provider_class) -> list[str]:
+    """The capability table in words, one line per resource (used by the admin and its tests)."""
+    table = provider_class.capabilities.as_dict()
+    lines = []
+    for resource, ops in table["resources"].items():
+        if ops:
+            words = [
+                OP_WORDS.get(op, op) for op in sorted(ops, key=lambda o: ORDER.index(o) if o in ORDER else 99)
+            ]
+            lines.append(f"{RESOURCE_WORDS.get(resource, resource)}: {', '.join(words)}")
+    if table["send"]:
+        lines.append("Send: " + ", ".join(CHANNEL_WORDS.get(c, c) for c in table["send"]))
+    lines.append("Webhooks: " + ("yes" if table["webhooks"] else "no"))
+    lines.append("Balance: " + ("yes" if table["balance"] else "no"))
+    return lines
+
+
+def report(request, account, result) -> None:
+    level = messages.SUCCESS if result.ok else messages.ERROR
+    messages.add_message(request, level, f"{account.name}: {result.detail}")
+
+
+@admin.register(ProviderAccount)
+class ProviderAccountAdmin(ModelAdmin):
+    form = ProviderAccountForm
+    list_display = ["name", "provider_label", "health", "balance_text", "last_success_at", "is_active"]
+    list_filter = ["provider", "is_active"]
+    search_fields = ["name"]
+    actions = ["test_connection_bulk"]
+    actions_detail = ["test_connection_detail"]
+    readonly_fields = [
+        "health",
+        "balance",
+        "capability_list",
+        "last_success_at",
+        "last_error_at",
+        "created_at",
+    ]
+    warn_unsaved_form = False
+
+    # -- permissions: Managers only, reads included -------------------------------------------
+
+    def _is_manager(self, request) -> bool:
+        return request.user.has_perm("messaging.change_provideraccount")
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_manager(request)
+
+    def has_module_permission(self, request):
+        return self._is_manager(request)
+
+    # -- the form ------------------------------------------------------------------------------
+
+    @property
+    def conditional_fields(self) -> dict[str, str]:
+        """Show only the chosen provider's inputs on "add" (an Alpine expression per input)."""
+        shown = {}
+        for slug, cls in get_registry().items():
+            for field in cls.credential_fields:
+                shown[f"cred__{slug}__{field.key}"] = f"provider == '{slug}'"
+            for field in cls.setting_fields:
+                shown[f"set__{slug}__{field.key}"] = f"provider == '{slug}'"
+        return shown
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "base_url":
+            kwargs["assume_scheme"] = "https"  # a typed "api.example.com" means https
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The per-provider inputs are built by the form itself; only model fields go to the factory.
+        kwargs["fields"] = MODEL_FIELDS
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        providers = {obj.provider: obj.provider_class} if obj else get_registry()
+        credentials = [
+            f"cred__{slug}__{f.key}" for slug, cls in providers.items() for f in cls.credential_fields
+        ]
+        settings = [f"set__{slug}__{f.key}" for slug, cls in providers.items() for f in cls.setting_fields]
+        fieldsets = [
+            (None, {"fields": ["provider", "name", "base_url", "is_active"]}),
+            (
+                "Credentials",
+                {
+                    "fields": credentials,
+                    "description": "Stored encrypted and never shown again. Leave a field blank to keep it.",
+                },
+            ),
+        ]
+        if settings:
+            fieldsets.append(("Settings", {"fields": settings}))
+        fieldsets.append(("Webhooks", {"fields": ["webhook_secret_input"]}))
+        fieldsets.append(("Sync", {"fields": ["conflict_policy", "delete_policy", "sync_interval_minutes"]}))
+        if obj:
+            fieldsets.append(
+                (
+                    "Health",
+                    {"fields": ["health", "balance", "last_success_at", "last_error_at", "capability_list"]},
+                )
+            )
+        return fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def save_model(self, request, obj, form, change):
+        common = {
+            "credentials": form.credentials_input,
+            "settings": form.settings_input,
+            "webhook_secret": form.cleaned_data.get("webhook_secret_input", ""),
+        }
+        plain = {k: form.cleaned_data[k] for k in MODEL_FIELDS if k != "provider" and k in form.cleaned_data}
+        try:
+            if change:
+                saved = services.update_account(obj, **common, **plain)
+            else:
+                saved = services.create_account(provider=form.cleaned_data["provider"], **common, **plain)
+        except ValidationError as exc:  # the form checked these already; a race can still get here
+            messages.error(request, "; ".join(exc.messages))
+            raise
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    # -- columns --------------------------------------------------------------------------------
+
+    @display(description="Provider", ordering="provider")
+    def provider_label(self, obj):
+        return obj.provider_class.display_name
+
+    @display(description="Health")
+    def health(self, obj):
+        text = services.health_text(obj)
+        colour = "text-green-700" if obj.consecutive_failures == 0 else "text-red-700"
+        if obj.consecutive_failures and obj.healthy:
+            colour = "text-amber-700"
+        return format_html('<span class="{}">{}</span>', colour, text)
+
+    @display(description="Balance")
+    def balance(self, obj):
+        if not obj.balance_text:
+            return "—"
+        return f"{obj.balance_text} (checked {obj.balance_checked_at:%Y-%m-%d %H:%M})"
+
+    @display(description="What it can do")
+    def capability_list(self, obj):
+        return format_html(
+            '<ul class="list-disc ml-4">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((line,) for line in capability_lines(obj.provider_class))),
+        )
+
+    # -- actions --------------------------------------------------------------------------------
+
+    @admin.action(description="Test connection", permissions=["change"])
+    def test_connection_bulk(self, request, queryset):
+        for account in queryset:
+            report(request, account, services.test_connection(account))
+
+    @action(description="Test connection", url_path="test-connection", permissions=["change"], icon="lan")
+    def test_connection_detail(self, request, object_id):
+        account = get_object_or_404(ProviderAccount, pk=object_id)
+        # Unfold's detail actions are links (GET). Acceptable here: the test only reads at the
+        # provider and records health; it changes nothing staff entered.
+        report(request, account, services.test_connection(account))
+        return HttpResponseRedirect(reverse("admin:messaging_provideraccount_change", args=[account.pk]))
+
+
+# --- the HTTP log -----------------------------------------------------------------------------
+
+
+class StatusClassFilter(DropdownFilter):
+    title = "status"
+    parameter_name = "status_class"
+
+    def lookups(self, request, model_admin):
+        return [("2xx", "2xx success"), ("4xx", "4xx refused"), ("5xx", "5xx provider error"),
+                ("none", "No answer")]  # fmt: skip
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(status__isnull=True)
+        if value in ("2xx", "4xx", "5xx"):
+            low = int(value[0]) * 100
+            return queryset.filter(status__gte=low, status__lt=low + 100)
+        return queryset
+
+
+class ProviderFilter(DropdownFilter):
+    title = "provider"
+    parameter_name = "provider"
+
+    def lookups(self, request, model_admin):
+        return [(slug, cls.display_name) for slug, cls in get_registry().items()]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(provider=self.value()) if self.value() else queryset
+
+
+@admin.register(HttpLog)
+class HttpLogAdmin(ModelAdmin):
+    list_display = ["method", "path", "status_label", "duration_ms", "account", "created_at"]
+    list_filter = [
+        ("account", RelatedDropdownFilter),
+        StatusClassFilter,
+        ProviderFilter,
+        ("correlation", FieldTextFilter),
+    ]
+    list_filter_submit = True
+    search_fields = ["path", "request_id", "correlation"]
+    list_select_related = ["account"]
+    date_hierarchy = "created_at"
+    fields = [
+        "created_at", "account", "provider", "method", "host", "path", "query", "status", "duration_ms",
+        "request_id", "correlation", "error", "request_body_pre", "response_body_pre",
+    ]  # fmt: skip
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @display(description="Status", ordering="status")
+    def status_label(self, obj):
+        return obj.status if obj.status is not None else "no answer"
+
+    @display(description="Request body")
+    def request_body_pre(self, obj):
+        return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', obj.request_body or "—")
+
+    @display(description="Response body")
+    def response_body_pre(self, obj):
+        return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', obj.response_body or "—")
