@@ -208,6 +208,4 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-from .unfold import UNFOLD  # noqa: E402  (kept apart: it is long and only about the admin's look)
-
-__all__ = ["UNFOLD"]
+from .unfold import UNFOLD  # noqa: E402, F401  (kept apart: it is long and only about the admin's look)
