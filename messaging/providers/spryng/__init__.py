@@ -1,8 +1,5 @@
-"""Spryng provider (being built: see the provider-layer issue)."""
+"""Spryng (SMS, voice, WhatsApp via Meta's proxy): see provider.py for the API's shape."""
 
-from ..base import Provider
+from .provider import SpryngProvider
 
-
-class SpryngProvider(Provider):
-    slug = "spryng"
-    display_name = "Spryng"
+__all__ = ["SpryngProvider"]
