@@ -235,6 +235,9 @@ class RunningFake:
 def serve(fake: FakeAPI, host: str = "127.0.0.1", port: int = 0) -> RunningFake:
     """Serve `fake` in a background thread; returns the running server with its .url."""
     server = make_server(host, port, fake, server_class=_ThreadingServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name=f"fake-{fake.name}", daemon=True)
+    # A short poll interval: stop() waits for the serving loop to notice, 0.5 s by default per test.
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=f"fake-{fake.name}", daemon=True
+    )
     thread.start()
     return RunningFake(fake, server, thread)
