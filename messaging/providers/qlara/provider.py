@@ -234,18 +234,15 @@ class QlaraProvider(Provider):
 
     def iter_whatsapp_numbers(self) -> Iterator[dict[str, Any]]:
         """WhatsApp Business numbers: PM's partner-gateway listing, else MD's message-server one."""
-        try:
-            found = False
+        found = False
+        with contextlib.suppress(NotFound):
             for page in self._pages(f"{P}/whatsapp/phone-numbers", dict):
                 for item in page.items:
                     found = True
                     yield item
-            if found:
-                return
-        except NotFound:
-            pass
-        body = self.http.get(f"{MS}/whatsapp/phone-numbers")
-        yield from m.extract_items(body)
+        if not found:
+            with contextlib.suppress(NotFound):
+                yield from m.extract_items(self.http.get(f"{MS}/whatsapp/phone-numbers"))
 
     # -- contacts ---------------------------------------------------------------------------------
 
@@ -313,8 +310,11 @@ class QlaraProvider(Provider):
         )  # fmt: skip
 
     def get_list(self, remote_id: str) -> RemoteList:
-        """GET /contacts/list/{id}."""
-        return m.list_from_api(m.extract_one(self.http.get(f"{P}/contacts/list/{remote_id}")))
+        """GET /contacts/list/{id}; a soft-deleted list (`isDeleted`) is gone for us."""
+        data = m.extract_one(self.http.get(f"{P}/contacts/list/{remote_id}"))
+        if m.is_deleted_list(data):
+            raise NotFound(f"Qlara list {remote_id} was deleted.", provider=self.slug, status=404)
+        return m.list_from_api(data)
 
     def create_list(self, remote_list: RemoteList) -> RemoteList:
         """POST /contacts/list."""
