@@ -123,7 +123,7 @@ class SpryngFake(FakeAPI):
     # -- paging ---------------------------------------------------------------------------------------
 
     @staticmethod
-    def _laravel(request: Request, rows: list[dict]) -> Response:
+    def _laravel(request: Request, rows: list[dict], shape=None) -> Response:
         try:
             limit = min(100, max(1, int(request.arg("limit") or 15)))
             page = max(1, int(request.arg("page") or 1))
@@ -132,6 +132,8 @@ class SpryngFake(FakeAPI):
         total = len(rows)
         last = max(1, -(-total // limit))
         chunk = rows[(page - 1) * limit : page * limit]
+        if shape is not None:  # render only the rows on this page
+            chunk = [shape(row) for row in chunk]
         base = f"http://{request.header('host')}{request.path}"
         return Response(
             200,
@@ -277,17 +279,20 @@ class SpryngFake(FakeAPI):
             since = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
             rows = [m for m in rows if dt.datetime.fromisoformat(m["created_at"]) >= since]
         sort = request.arg("sort") or "created_at"
-        rows.sort(key=lambda m: (m.get(sort.lstrip("!"), ""), m["_seq"]), reverse=sort.startswith("!"))
+        if sort.lstrip("!") == "created_at":  # insertion order is creation order: no sort needed
+            if sort.startswith("!"):
+                rows.reverse()
+        else:
+            rows.sort(key=lambda m: (m.get(sort.lstrip("!"), ""), m["_seq"]), reverse=sort.startswith("!"))
         with_recipients = "recipients" in request.query.get("with[]", [])
-        rows = [
-            {
-                k: v
-                for k, v in m.items()
+
+        def shape(m):
+            return {
+                k: v for k, v in m.items()
                 if k not in ("_seq", "canceled_at") and (with_recipients or k != "recipients")
-            }
-            for m in rows
-        ]
-        return self._laravel(request, rows)
+            }  # fmt: skip
+
+        return self._laravel(request, rows, shape)
 
     @route("GET", "/v1/messages/{id}")
     def show_message(self, request: Request) -> Response:
