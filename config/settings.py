@@ -12,10 +12,11 @@ from pathlib import Path
 import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
-
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# Local state of the embedded set-up: SQLite file, filesystem broker, uploads.
+VAR_DIR = Path(env("SWITCHBOARD_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # Development default only; config.settings_production refuses to start without a real one.
 SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-do-not-use-in-production-5b1d9c")
@@ -145,6 +146,7 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery-broker"
+    _broker_dir.mkdir(parents=True, exist_ok=True)  # kombu expects the folder to exist
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
