@@ -129,9 +129,18 @@ class QlaraFake(FakeAPI):
                 "onboardingScope": "RECEIVE_AND_SEND",
             }
         ]
+        self.exports: dict[int, dict] = {}
+        self.media: dict[int, dict] = {}
+        self.assignable_users = [{"id": 4521, "fullName": "Anna Bianchi", "profilePicture": ""}]
+        self.conversations: dict[int, dict] = {}
+        self.conversation_messages: dict[int, list[dict]] = {}
+        self.socials = {"facebook": {"platform": "facebook", "username": "mybrand", "profileName": "My Brand",
+                                     "profilePicture": "", "connectionDate": "2025-01-01", "disconnected": False,
+                                     "pageCount": 1, "pages": []}}  # fmt: skip
         self._ids = {kind: itertools.count(start) for kind, start in
                      (("contact", 1), ("list", 1), ("assoc", 1), ("campaign", 1001), ("wa", 1),
-                      ("rcs", 1), ("key", 2))}  # fmt: skip
+                      ("rcs", 1), ("key", 2), ("export", 1), ("media", 1), ("chat", 500),
+                      ("chatmsg", 7950))}  # fmt: skip
         # Literal segments before parameters (/contacts/list before /contacts/{id}, /campaigns/stats
         # before /campaigns/{id}): the base class orders by pattern length, which a short literal
         # such as "list" loses against "{id}".
@@ -228,6 +237,28 @@ class QlaraFake(FakeAPI):
                                           "body": "Ciao {firstName}!", "status": status, "phoneNumberId": 5,
                                           "createdAt": now_iso(), **fields}  # fmt: skip
         return tid
+
+    def seed_conversation(
+        self, phone: str = "+39333123456", channel: str = "WHATSAPP", texts=("Ciao!",)
+    ) -> int:
+        """An inbox conversation with inbound messages."""
+        with self.lock:
+            chat = next(self._ids["chat"])
+            self.conversations[chat] = {
+                "id": chat, "companyId": self.company_id, "hasUnreadMessages": True, "lastCheckedAt": None,
+                "userName": phone, "phoneNumber": phone, "profilePicture": "", "unreadCount": len(texts),
+                "lastMessageText": texts[-1] if texts else "", "lastMessageDate": now_iso(), "socialMedia": channel,
+                "companyProfileName": "My Brand", "companyProfilePicture": "", "companyProfileId": "1",
+                "companyPhoneNumber": "+393209998877", "companyPhoneNumberType": channel,
+                "whatsappWindowExpire": now_iso(), "assignedUserId": None, "archived": False,
+            }  # fmt: skip
+            self.conversation_messages[chat] = [self._chat_message(t, inbound=True) for t in texts]
+            return chat
+
+    def _chat_message(self, text: str, *, inbound: bool) -> dict:
+        return {"id": next(self._ids["chatmsg"]), "text": text, "template": {}, "isUnsupported": False,
+                "isRead": not inbound, "replyMessage": None, "reaction": None, "createdAt": now_iso(),
+                "attachments": [], "isUserReply": inbound, "status": "DELIVERED", "isEdited": False}  # fmt: skip
 
     def deliver(self, message_id: str, status: str = "DELIVERED") -> dict:
         """Move a sent message on (SENT → DELIVERED → READ, or ERROR)."""
@@ -1205,6 +1236,222 @@ class QlaraFake(FakeAPI):
         if not raw.isdigit() or self.api_keys.pop(int(raw), None) is None:
             return self.error(404, f"API key {raw} not found", request)
         return Response(204)
+
+    # -- uploads, exports, inbox, media, socials --------------------------------------------------------
+
+    @staticmethod
+    def _form_field(request: Request, name: str) -> str | None:
+        match = re.search(rb'name="' + name.encode() + rb'"(?:; filename="([^"]*)")?\r\n(?:[^\r\n]+\r\n)*\r\n',
+                          request.body)  # fmt: skip
+        if match is None:
+            return None
+        if match.group(1) is not None:
+            return match.group(1).decode()
+        rest = request.body[match.end() :]
+        return rest.split(b"\r\n", 1)[0].decode()
+
+    @route("POST", P + "/contacts/upload/vcard")
+    def upload_vcard(self, request: Request) -> Response:
+        if not request.header("content-type").startswith("multipart/form-data"):
+            return self.error(400, "Upload the file as multipart/form-data.", request)
+        name = self._form_field(request, "fileName") or self._form_field(request, "file") or ""
+        if not name.lower().endswith(".vcf"):
+            return self.error(400, "The file name must end in .vcf.", request)
+        return Response(200, '""')
+
+    @route("GET", P + "/exports")
+    def list_exports(self, request: Request) -> Response:
+        limit = int(request.arg("limit") or 10)
+        page = int(request.arg("page") or 0)
+        rows = list(self.exports.values())
+        return Response(200, {"data": rows[page * limit : (page + 1) * limit], "page": page, "limit": limit,
+                              "totalCount": len(rows), "totalPages": math.ceil(len(rows) / limit)})  # fmt: skip
+
+    def _new_export(self, kind: str, data: dict) -> Response:
+        eid = next(self._ids["export"])
+        self.exports[eid] = {"exportId": eid, "type": kind, "status": "COMPLETED", "isAvailableForDownload": True,
+                             "request": data, "creationDate": now_iso()}  # fmt: skip
+        return Response(202, '""')
+
+    @route("POST", P + "/exports/contacts")
+    def export_contacts(self, request: Request) -> Response:
+        data = request.json if request.body else {}
+        if data and data.get("exportFormat", "CSV") != "CSV":
+            return self.error(400, "'exportFormat' must be CSV.", request)
+        return self._new_export("CONTACTS", data or {})
+
+    @route("POST", P + "/exports/delivery-reports")
+    def export_reports(self, request: Request) -> Response:
+        data = request.json or {}
+        if not data.get("campaignId") and not (data.get("startDateTime") and data.get("endDateTime")):
+            return self.error(400, "Give 'campaignId' or 'startDateTime' and 'endDateTime'.", request)
+        return self._new_export("DELIVERY_REPORTS", data)
+
+    @route("POST", P + "/messages/history/export")
+    def export_history(self, request: Request) -> Response:
+        data = request.json or {}
+        if not (data.get("startDateTime") and data.get("endDateTime")):
+            return self.error(400, "'startDateTime' and 'endDateTime' are required.", request)
+        return self._new_export("MESSAGE_HISTORY", data)
+
+    @route("GET", P + "/exports/{id}")
+    def export_url(self, request: Request) -> Response:
+        record = self.exports.get(int(request.params["id"])) if request.params["id"].isdigit() else None
+        if record is None:
+            return self.error(404, f"Export {request.params['id']} not found", request)
+        if record["status"] == "EXPIRED":
+            return self.error(400, "The download link expired: regenerate it.", request)
+        return Response(200, {"url": f"https://storage.example.com/exports/{record['exportId']}.csv?token=t"})
+
+    @route("POST", P + "/exports/{id}")
+    def regenerate_export(self, request: Request) -> Response:
+        record = self.exports.get(int(request.params["id"])) if request.params["id"].isdigit() else None
+        if record is None:
+            return self.error(404, f"Export {request.params['id']} not found", request)
+        if record["status"] != "EXPIRED":
+            return self.error(400, "The export has not expired yet.", request)
+        record["status"] = "COMPLETED"
+        return Response(202, '""')
+
+    def _chat(self, request: Request, key: str = "id") -> dict | None:
+        raw = request.params.get(key, "")
+        return self.conversations.get(int(raw)) if raw.isdigit() else None
+
+    @route("GET", P + "/inbox/conversations")
+    def list_conversations(self, request: Request) -> Response:
+        rows = [c for c in self.conversations.values() if not c["archived"]]
+        if truthy(request.arg("unreadOnly")):
+            rows = [c for c in rows if c["hasUnreadMessages"]]
+        if request.arg("dateFrom"):
+            rows = [c for c in rows if c["lastMessageDate"] >= request.arg("dateFrom")]
+        return Response(200, [{k: v for k, v in c.items() if k != "archived"} for c in rows])
+
+    @route("GET", P + "/inbox/conversations/assignable-users")
+    def assignable_users(self, request: Request) -> Response:
+        return Response(200, self.assignable_users)
+
+    @route("POST", P + "/inbox/conversations/reply")
+    def reply(self, request: Request) -> Response:
+        data = request.json or {}
+        if not data.get("chatId") or not (data.get("message") or data.get("attachments")):
+            return self.error(400, "'chatId' and a message or attachments are required.", request)
+        chat = self.conversations.get(int(data["chatId"]))
+        if chat is None:
+            return self.error(404, f"Conversation {data['chatId']} not found", request)
+        self.conversation_messages[chat["id"]].append(
+            self._chat_message(data.get("message") or "", inbound=False)
+        )
+        return Response(202, '""')
+
+    @route("GET", P + "/inbox/conversations/{id}")
+    def get_conversation(self, request: Request) -> Response:
+        chat = self._chat(request)
+        if chat is None:
+            return self.error(404, f"Conversation {request.params['id']} not found", request)
+        return Response(200, {k: v for k, v in chat.items() if k != "archived"})
+
+    @route("GET", P + "/inbox/conversations/{id}/messages")
+    def conversation_thread(self, request: Request) -> Response:
+        chat = self._chat(request)
+        if chat is None:
+            return self.error(404, f"Conversation {request.params['id']} not found", request)
+        low = int(request.arg("idFrom") or 0)
+        high = int(request.arg("idTo") or 2**62)
+        messages = [msg for msg in self.conversation_messages[chat["id"]] if low <= msg["id"] <= high]
+        return Response(200, {"profile": {"userName": chat["userName"], "profilePicture": "", "additionalInfo": ""},
+                              "messages": messages})  # fmt: skip
+
+    @route("PATCH", P + "/inbox/conversations/{id}/read")
+    def mark_read(self, request: Request) -> Response:
+        chat = self._chat(request)
+        if chat is None:
+            return self.error(404, f"Conversation {request.params['id']} not found", request)
+        chat.update(hasUnreadMessages=False, unreadCount=0, lastCheckedAt=now_iso())
+        return Response(204)
+
+    @route("PATCH", P + "/inbox/conversations/{id}/archive")
+    def archive(self, request: Request) -> Response:
+        chat = self._chat(request)
+        if chat is None:
+            return self.error(404, f"Conversation {request.params['id']} not found", request)
+        chat["archived"] = True
+        return Response(204)
+
+    @route("PATCH", P + "/inbox/conversations/{id}/unarchive")
+    def unarchive(self, request: Request) -> Response:
+        chat = self._chat(request)
+        if chat is None or not chat["archived"]:
+            return self.error(404, f"Archived conversation {request.params['id']} not found", request)
+        chat["archived"] = False
+        return Response(204)
+
+    @route("POST", P + "/inbox/conversations/{id}/assignee")
+    def assign(self, request: Request) -> Response:
+        chat = self._chat(request)
+        if chat is None:
+            return self.error(404, f"Conversation {request.params['id']} not found", request)
+        user = (request.json or {}).get("userId") if request.body else None
+        if user is None:
+            return self.error(400, "'userId' is required.", request)
+        if user not in {u["id"] for u in self.assignable_users}:
+            return self.error(404, f"User {user} not found in this company", request)
+        chat["assignedUserId"] = user
+        return Response(204)
+
+    @route("DELETE", P + "/inbox/conversations/{id}/assignee")
+    def unassign(self, request: Request) -> Response:
+        chat = self._chat(request)
+        if chat is None:
+            return self.error(404, f"Conversation {request.params['id']} not found", request)
+        chat["assignedUserId"] = None
+        return Response(204)
+
+    @route("POST", P + "/media")
+    def upload_media(self, request: Request) -> Response:
+        if not request.header("content-type").startswith("multipart/form-data"):
+            return self.error(400, "Upload the file as multipart/form-data.", request)
+        filename = self._form_field(request, "file")
+        if not filename:
+            return self.error(400, "'file' is required.", request)
+        if not filename.lower().endswith((".jpg", ".jpeg", ".png", ".gif", ".mp4")):
+            return self.error(400, "Only JPEG, PNG, GIF and MP4 files are accepted.", request)
+        mid = next(self._ids["media"])
+        self.media[mid] = {"id": mid, "key": uuid.uuid4().hex, "thumbnailKey": "", "companyId": self.company_id,
+                           "userId": 10, "name": self._form_field(request, "name") or filename,
+                           "description": self._form_field(request, "description") or "", "filename": filename,
+                           "size": len(request.body), "type": "IMAGE", "creationDate": now_iso(),
+                           "lastUpdateDate": now_iso()}  # fmt: skip
+        return Response(201, self.media[mid])
+
+    @route("GET", P + "/media")
+    def list_media(self, request: Request) -> Response:
+        return self.page_of(request, self.sort_rows(list(self.media.values()), request, "id"))
+
+    @route("GET", P + "/media/{id}")
+    def get_media(self, request: Request) -> Response:
+        record = self.media.get(int(request.params["id"])) if request.params["id"].isdigit() else None
+        if record is None:
+            return self.error(404, f"Media {request.params['id']} not found", request)
+        return Response(200, record)
+
+    @route("DELETE", P + "/media/{id}")
+    def delete_media(self, request: Request) -> Response:
+        if self.media.pop(int(request.params["id"]) if request.params["id"].isdigit() else -1, None) is None:
+            return self.error(404, f"Media {request.params['id']} not found", request)
+        return Response(204)
+
+    @route("GET", S + "/socials")
+    def list_socials(self, request: Request) -> Response:
+        profiles = [{k: v for k, v in p.items() if k != "pages"} for p in self.socials.values()]
+        # PM's example is a single object, not an array: answer that way when there is one profile.
+        return Response(200, profiles[0] if len(profiles) == 1 else profiles)
+
+    @route("GET", S + "/socials/{platform}")
+    def get_social(self, request: Request) -> Response:
+        profile = self.socials.get(request.params["platform"].lower())
+        if profile is None:
+            return self.error(404, f"No {request.params['platform']} profile is connected.", request)
+        return Response(200, profile)
 
     # -- webhooks ---------------------------------------------------------------------------------------
 

@@ -758,3 +758,69 @@ class TestWebhooks:
         assert provider.parse_webhook({}, b'{"eventType": "SOMETHING_NEW"}') == []
         with pytest.raises(WebhookRejected):
             provider.parse_webhook({}, b"{not json")
+
+
+# =============================================================================================
+# the fake itself: every documented route answers, and the parts the client does not use behave
+# =============================================================================================
+
+
+class TestFakeCoverage:
+    def test_every_documented_route_has_a_handler(self):
+        fake = QlaraFake()
+        missing = []
+        for entry in json.loads((FIXTURES / "index.json").read_text()):
+            path = re.sub(r":\w+", "1", entry["path"])
+            if not any(method == entry["method"] and regex.match(path) for method, regex, _ in fake._routes):
+                missing.append(f"{entry['method']} {entry['path']}")
+        assert missing == []
+
+    def test_literal_routes_win_over_parameters(self, server, fake):
+        session = requests.Session()
+        session.headers["X-Api-Key"] = KEY
+        assert session.get(f"{server.url}{P}/contacts/list").json() == []
+        assert session.get(f"{server.url}{P}/campaigns/stats").status_code == 400  # its required params
+        assert session.get(f"{server.url}{P}/inbox/conversations/assignable-users").json()[0]["id"] == 4521
+
+    def test_uploads_exports_inbox_media(self, server, fake):
+        session = requests.Session()
+        session.headers["X-Api-Key"] = KEY
+        base = server.url + P
+        bad = session.post(
+            f"{base}/contacts/upload/vcard", files={"file": ("c.txt", b"x")}, data={"fileName": "c.txt"}
+        )
+        assert bad.status_code == 400 and ".vcf" in bad.json()["message"]
+        ok = session.post(f"{base}/contacts/upload/vcard", files={"file": ("c.vcf", b"BEGIN:VCARD")},
+                          data={"fileName": "c.vcf"})  # fmt: skip
+        assert ok.status_code == 200 and ok.text == '""'
+        assert session.post(f"{base}/exports/delivery-reports", json={}).status_code == 400
+        assert session.post(f"{base}/exports/contacts", json={"exportFormat": "CSV"}).status_code == 202
+        listing = session.get(f"{base}/exports").json()
+        assert listing["totalCount"] == 1 and listing["data"][0]["isAvailableForDownload"] is True
+        assert session.get(f"{base}/exports/1").json()["url"].endswith(".csv?token=t")
+        assert session.post(f"{base}/exports/1").status_code == 400  # not expired yet
+        chat = fake.seed_conversation(texts=("Ciao", "Ci sei?"))
+        thread = session.get(f"{base}/inbox/conversations/{chat}/messages").json()["messages"]
+        assert (
+            session.post(
+                f"{base}/inbox/conversations/reply", json={"chatId": chat, "message": "Sì!"}
+            ).status_code
+            == 202
+        )
+        newer = session.get(
+            f"{base}/inbox/conversations/{chat}/messages", params={"idFrom": thread[-1]["id"] + 1}
+        )
+        assert [msg["text"] for msg in newer.json()["messages"]] == ["Sì!"]
+        assert session.patch(f"{base}/inbox/conversations/{chat}/archive").status_code == 204
+        assert session.get(f"{base}/inbox/conversations").json() == []
+        assert (
+            session.post(f"{base}/inbox/conversations/{chat}/assignee", json={"userId": 1}).status_code == 404
+        )
+        media = session.post(
+            f"{base}/media", files={"file": ("banner.png", b"\x89PNG")}, data={"name": "banner"}
+        )
+        assert media.status_code == 201 and media.json()["name"] == "banner"
+        assert [item["id"] for item in session.get(f"{base}/media").json()] == [media.json()["id"]]
+        assert session.delete(f"{base}/media/{media.json()['id']}").status_code == 204
+        socials = session.get(f"{server.url}/api/v1/partner-gateway/socials").json()
+        assert socials["platform"] == "facebook"  # PM: a single object
