@@ -642,3 +642,22 @@ def test_form_encoded_webhook_and_garbage(hooks):
     assert update.status == MessageStatus.READ
     with pytest.raises(WebhookRejected):
         hooks.parse_webhook({}, b'{"event_type": "message.sent", "payload": {')
+
+
+def test_connection_service_records_health(db, server):
+    from messaging.services import test_connection
+
+    account = make_account(server)
+    result = test_connection(account)
+    account.refresh_from_db()
+    assert result.ok and result.detail.startswith("Connected — 1 WhatsApp number")
+    assert account.last_success_at is not None and account.consecutive_failures == 0
+    bad = make_account(server, api_key="wrong")
+    result = test_connection(bad)
+    bad.refresh_from_db()
+    assert not result.ok and "invalid" in result.detail and bad.consecutive_failures == 1
+    from messaging.models import HttpLog
+
+    rows = list(HttpLog.objects.filter(account=account).values())
+    assert rows and rows[0]["correlation"] == f"check:{account.pk}"
+    assert not any("test-key" in str(row) for row in HttpLog.objects.values())  # secrets never logged

@@ -443,3 +443,21 @@ def test_inbound_sms_parses(hooks):
         inbound.from_phone == "+31612345678" and inbound.text == "STOP all messages" and inbound.to == "3010"
     )
     assert inbound.received_at is not None and hooks.parse_webhook({}, b"foo=bar") == []
+
+
+def test_connection_service_records_health_and_credit(db, server):
+    from messaging.services import test_connection
+
+    account = make_account(server)
+    result = test_connection(account)
+    account.refresh_from_db()
+    assert result.ok and account.balance_text == "150.50 credits" and account.consecutive_failures == 0
+    bad = make_account(server, api_key="nope")
+    result = test_connection(bad)
+    bad.refresh_from_db()
+    assert not result.ok and "Unauthenticated." in result.detail and bad.consecutive_failures == 1
+    from messaging.models import HttpLog
+
+    rows = list(HttpLog.objects.filter(account=account).values())
+    assert rows and rows[0]["correlation"] == f"check:{account.pk}"
+    assert not any("test-key" in str(row) for row in HttpLog.objects.values())  # secrets never logged
