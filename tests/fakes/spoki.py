@@ -85,6 +85,7 @@ class SpokiFake(FakeAPI):
         self.automation_runs: list[dict] = []  # every contact an automation trigger started
         self.messages: list[dict] = []
         self.tags: dict[int, dict] = {}
+        self.media: dict[int, dict] = {}
         self.channels: dict[int, dict] = {}
         self.webhooks: list[dict] = []
         self.send_response: Any = None  # None: the default 202 body
@@ -269,6 +270,18 @@ class SpokiFake(FakeAPI):
             return Response(404, NOT_FOUND)
         return Response(200, {**self.account, "channels": list(self.channels.values())})
 
+    @route("GET", API + "/accounts/phone/{phone}/")
+    def account_by_phone(self, request):
+        wanted = request.params["phone"].replace("%2B", "+").lstrip("+")
+        for channel in self.channels.values():
+            if str(channel.get("identifier", "")).lstrip("+") == wanted:
+                return Response(
+                    200, {**self.account, "matched_channel_id": channel["id"], "channel": channel}
+                )
+        if self.account["phone"].lstrip("+") == wanted:
+            return Response(200, {**self.account, "matched_channel_id": None, "channel": None})
+        return Response(404, {"detail": "Channel not found"})
+
     @route("GET", API + "/accounts/{id}/current_report/")
     def current_report(self, request):
         sent = len(self.messages)
@@ -305,7 +318,7 @@ class SpokiFake(FakeAPI):
     # -- contacts -------------------------------------------------------------------------------------------
 
     def _contact_full(self, contact: dict) -> dict:
-        out = {k: v for k, v in contact.items() if k not in ("is_blocked",)}
+        out = {k: v for k, v in contact.items() if k not in ("is_blocked", "_operators")}
         out["list_set"] = [
             {**self.lists[lid], "contacts_count": len(self.memberships.get(lid, ()))}
             for lid, members in self.memberships.items()
@@ -448,13 +461,29 @@ class SpokiFake(FakeAPI):
             members.discard(cid)
         return Response(204)
 
+    def _operator(self, request, add: bool) -> Response:
+        contact = self.contacts.get(_int(request.params["id"]))
+        if contact is None:
+            return Response(404, NOT_FOUND)
+        email = (request.json or {}).get("email") if isinstance(request.json, dict) else None
+        if not email:
+            return problem(400, *BAD_BODY, "No email specified")
+        operators = contact.setdefault("_operators", set())
+        if add:
+            operators.add(email)
+        elif email not in operators:
+            return problem(400, *BAD_BODY, "No operator found with this email")
+        else:
+            operators.discard(email)
+        return Response(200, {})
+
     @route("POST", API + "/contacts/{id}/add_operator/")
     def add_operator(self, request):
-        if _int(request.params["id"]) not in self.contacts:
-            return Response(404, NOT_FOUND)
-        if not (request.json or {}).get("email"):
-            return problem(400, *BAD_BODY, "No email specified")
-        return Response(200, {})
+        return self._operator(request, add=True)
+
+    @route("POST", API + "/contacts/{id}/remove_operator/")
+    def remove_operator(self, request):
+        return self._operator(request, add=False)
 
     # -- custom fields -----------------------------------------------------------------------------------------
 
@@ -991,6 +1020,53 @@ class SpokiFake(FakeAPI):
             "mediamessage_set": [], "metadata": message["request"].get("metadata") or {},
         }  # fmt: skip
         return self.webhook("message.outbound", data, version=version)
+
+    # -- media ----------------------------------------------------------------------------------------------------
+
+    @route("GET", API + "/media/")
+    def media_list(self, request):
+        return self._page(request, [m for m in self.media.values() if not m["is_deleted"]])
+
+    @route("GET", API + "/media/{id}/")
+    def media_detail(self, request):
+        row = self.media.get(_int(request.params["id"]))
+        return Response(200, row) if row and not row["is_deleted"] else Response(404, NOT_FOUND)
+
+    @route("POST", API + "/media/")
+    def media_create(self, request):
+        payload = request.json or {}
+        errors = {k: ["This field is required."] for k in ("title", "external_url") if not payload.get(k)}
+        if errors:
+            return Response(400, errors)
+        mid = self.next_id()
+        self.media[mid] = {
+            "id": mid, "title": payload["title"], "media": None, "content_type": payload.get("content_type"),
+            "format_type": payload.get("format_type"), "external_url": payload["external_url"],
+            "external_id": None, "is_deleted": False,
+        }  # fmt: skip
+        return Response(201, self.media[mid])
+
+    @route("PATCH", API + "/media/{id}/")
+    def media_update(self, request):
+        row = self.media.get(_int(request.params["id"]))
+        if row is None or row["is_deleted"]:
+            return Response(404, NOT_FOUND)
+        if "title" in (request.json or {}):
+            row["title"] = request.json["title"]
+        return Response(200, row)
+
+    @route("DELETE", API + "/media/{id}/")
+    def media_delete(self, request):
+        row = self.media.get(_int(request.params["id"]))
+        if row is None or row["is_deleted"]:
+            return Response(404, NOT_FOUND)
+        row["is_deleted"] = True  # `is_deleted` suggests a soft delete
+        return Response(204)
+
+    @route("GET", API + "/tags/{id}/")
+    def tag_detail(self, request):
+        row = self.tags.get(_int(request.params["id"]))
+        return Response(200, row) if row else Response(404, NOT_FOUND)
 
     # -- external webhooks ---------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -247,6 +248,102 @@ def test_every_documented_error_body_reads_as_a_sentence():
     assert error_text(400, {"error": "Template name already exists"}) == "Template name already exists"
 
 
+def _ids(records) -> list[str]:
+    return [r.remote_id for r in records]
+
+
+def _credit(account: dict) -> list[str]:
+    return [str(money_thousandths(account["current_credit"]))]
+
+
+# Every (method, path) the client calls, with how its saved examples are read. `None`: the client
+# ignores the body (204s, {}), so any example will do.
+CLIENT_ROUTES = {
+    ("GET", "/api/1/accounts/"): lambda b: [c for row in unpage(b)[0] for c in _credit(row)],
+    ("GET", "/api/1/accounts/{{id}}/"): _credit,
+    ("GET", "/api/1/accounts/phone/{{phone}}/"): _credit,
+    ("GET", "/api/1/accounts/{{id}}/current_report/"): lambda b: [b["period_start"]],
+    ("GET", "/api/1/reports/"): lambda b: [row["period_start"] for row in unpage(b)[0]],
+    ("GET", "/api/1/contacts/"): lambda b: _ids(contact_from_api(r) for r in unpage(b)[0]),
+    ("GET", "/api/1/contacts/{{id}}/"): lambda b: _ids([contact_from_api(b)]),
+    ("POST", "/api/1/contacts/sync/"): lambda b: _ids([contact_from_api(b)]),
+    ("POST", "/api/1/contacts/sync_all/"): lambda b: _ids(contact_from_api(r) for r in b["contacts"]),
+    ("PATCH", "/api/1/contacts/{{id}}/"): lambda b: _ids([contact_from_api(b)]),
+    ("DELETE", "/api/1/contacts/{{id}}/"): None,
+    ("POST", "/api/1/contacts/{{id}}/add_operator/"): None,
+    ("POST", "/api/1/contacts/{{id}}/remove_operator/"): None,
+    ("GET", "/api/1/custom-fields/"): lambda b: _ids(custom_field_from_api(r) for r in unpage(b)[0]),
+    ("GET", "/api/1/custom-fields/{{id}}/"): lambda b: _ids([custom_field_from_api(b)]),
+    ("POST", "/api/1/custom-fields/"): lambda b: _ids([custom_field_from_api(b)]),
+    ("PATCH", "/api/1/custom-fields/{{id}}/"): lambda b: _ids([custom_field_from_api(b)]),
+    ("DELETE", "/api/1/custom-fields/{{id}}/"): None,
+    ("GET", "/api/1/lists/"): lambda b: _ids(list_from_api(r) for r in unpage(b)[0]),
+    ("GET", "/api/1/lists/{{id}}/"): lambda b: _ids([list_from_api(b)]),
+    ("POST", "/api/1/lists/"): lambda b: _ids([list_from_api(b)]),
+    ("DELETE", "/api/1/lists/{{id}}/"): None,
+    ("POST", "/api/1/lists/{{id}}/sync_contacts/"): None,
+    ("POST", "/api/1/lists/{{id}}/remove_contacts/"): None,
+    ("POST", "/api/1/lists/{{id}}/remove_all_contacts/"): None,
+    ("GET", "/api/1/templates/"): lambda b: _ids(t for r in unpage(b)[0] for t in templates_from_api(r)),
+    ("GET", "/api/1/templates/{{id}}/"): lambda b: _ids(templates_from_api(b)),
+    ("POST", "/api/1/templates/"): lambda b: _ids(templates_from_api(b)),
+    ("PATCH", "/api/1/templates/{{id}}/"): lambda b: _ids(templates_from_api(b)),
+    ("GET", "/api/1/templates/{{id}}/clone/"): lambda b: _ids(templates_from_api(b)),
+    ("POST", "/api/1/templates/{{id}}/submit/"): None,
+    ("POST", "/api/1/templates/{{id}}/back_to_draft/"): lambda b: [b["status"]],
+    ("DELETE", "/api/1/templates/{{id}}/"): None,
+    ("GET", "/api/1/campaigns/"): lambda b: _ids(campaign_from_api(r) for r in unpage(b)[0]),
+    ("GET", "/api/1/campaigns/{{id}}/"): lambda b: _ids([campaign_from_api(b)]),
+    ("POST", "/api/1/campaigns/"): lambda b: _ids([campaign_from_api(b)]),
+    ("PATCH", "/api/1/campaigns/{{id}}/"): lambda b: _ids([campaign_from_api(b)]),
+    ("DELETE", "/api/1/campaigns/{{id}}/"): None,
+    ("GET", "/api/1/automations/"): lambda b: [h["uuid"] for r in unpage(b)[0] for h in r["webhook_set"]],
+    ("GET", "/api/1/automations/{{id}}/"): lambda b: [h["secret"] for h in b["webhook_set"]],
+    ("POST", "/api/1/automations/"): lambda b: [b["id"]],
+    ("GET", "/api/1/automations/{{id}}/custom-fields-used/"): lambda b: _ids(
+        custom_field_from_api(f) for f in b["custom_fields"]
+    ),
+    ("POST", "/wh/ap/{{uuid}}/"): None,
+    ("POST", "/wh/ap/{{uuid}}/bulk/"): None,
+    ("POST", "/api/1/messages/send/"): None,
+    ("GET", "/api/1/messages/"): lambda b: [
+        u.remote_message_id for u in map(delivery_from_message, unpage(b)[0])
+    ],
+    ("GET", "/api/1/tags/"): lambda b: [r["name"] for r in unpage(b)[0]],
+    ("GET", "/api/1/media/"): lambda b: [r["id"] for r in unpage(b)[0]],
+    ("POST", "/api/1/media/"): lambda b: [b["id"]],
+    ("DELETE", "/api/1/media/{{id}}/"): None,
+    ("GET", "/api/1/channel/"): lambda b: [r["id"] for r in unpage(b)[0]],
+    ("GET", "/api/1/channel/{{id_channel}}/"): lambda b: [b["id"]],
+    ("GET", "/api/1/external-webhooks/"): lambda b: [r["secret"] for r in unpage(b)[0]],
+    ("POST", "/api/1/external-webhooks/"): lambda b: [b["secret"]],
+}
+INDEX = json.loads((FIXTURES / "index.json").read_text(encoding="utf-8"))
+
+
+def test_every_route_the_client_uses_is_documented_and_served_by_the_fake():
+    documented = {(entry["method"], entry["path"]) for entry in INDEX}
+    assert set(CLIENT_ROUTES) <= documented, set(CLIENT_ROUTES) - documented
+    fake = SpokiFake()
+    for method, path in CLIENT_ROUTES:
+        concrete = re.sub(r"\{\{[^}]+\}\}", "1", path)
+        assert any(m == method and regex.match(concrete) for m, regex, _ in fake._routes), (method, path)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [e for e in INDEX if (e["method"], e["path"]) in CLIENT_ROUTES and e["examples"]],
+    ids=lambda e: e["file"].removesuffix(".json"),
+)
+def test_every_saved_example_of_a_route_the_client_uses_parses(entry):
+    parse = CLIENT_ROUTES[(entry["method"], entry["path"])]
+    for saved in fixture(entry["file"])["examples"]:
+        if saved["code"] >= 300 or parse is None:
+            continue
+        keys = parse(saved["body"])
+        assert keys and all(keys), (entry["file"], saved["name"])
+
+
 # --- (b) every hook against the fake over real HTTP ---------------------------------------------------
 
 
@@ -322,6 +419,11 @@ def test_contact_create_get_update_block_and_delete(spoki):
     spoki.provider.set_contact_blocked(created.remote_id, False)
     assert stored["is_blocked"] is False
     assert spoki.provider.find_contact_by_phone("393331112222").remote_id == created.remote_id
+    spoki.provider.add_contact_operator(created.remote_id, "op@example.com")
+    assert stored["_operators"] == {"op@example.com"}
+    spoki.provider.remove_contact_operator(created.remote_id, "op@example.com")
+    with pytest.raises(Rejected, match="No operator found with this email"):
+        spoki.provider.remove_contact_operator(created.remote_id, "op@example.com")
 
     spoki.provider.delete_contacts([created.remote_id, "999"])  # an already-gone id is fine
     assert spoki.fake.contacts == {}
@@ -521,6 +623,18 @@ def test_send_with_an_empty_answer_is_still_accepted(spoki):
 
 def test_other_operations_accounts_reports_channels_tags_and_webhook_subscriptions(spoki):
     assert spoki.provider.list_accounts()[0]["name"] == "MyShop"
+    assert spoki.provider.get_account_by_phone("+3933312345678")["id"] == 13128334
+    with pytest.raises(NotFound, match="Channel not found"):
+        spoki.provider.get_account_by_phone("+390000000")
+    media = spoki.provider.create_media(
+        title="Logo",
+        external_url="https://cdn.example/logo.png",
+        format_type="image",
+        content_type="image/png",
+    )
+    assert [m["title"] for m in spoki.provider.iter_media()] == ["Logo"]
+    spoki.provider.delete_media(str(media["id"]))
+    assert spoki.fake.media[media["id"]]["is_deleted"] and list(spoki.provider.iter_media()) == []
     assert spoki.provider.get_current_report("13128334")["account"] == 13128334
     assert next(spoki.provider.iter_reports(granularity="Month"))["account"] == 13128334
     spoki.fake.channels[17] = {"id": 17, "name": "Main", "platform": 1, "status": 3}
