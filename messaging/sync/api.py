@@ -1,0 +1,121 @@
+"""REST API for sync: start a run on an account, read runs with their counts and problems.
+
+POST /api/provider-accounts/{id}/sync/  {"resource": "all", "direction": "both"} → 202 {"id": …}
+GET  /api/sync-runs/ and /api/sync-runs/{id}/
+
+Starting a sync needs messaging.add_syncrun (Managers); reading runs needs view_syncrun.
+"""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, permissions, serializers, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.permissions import RolePermission
+from messaging.models import ProviderAccount
+
+from .models import SyncError, SyncRun
+from .services import start_sync
+
+
+class SyncErrorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SyncError
+        fields = ["level", "kind", "remote_id", "local_id", "message", "created_at"]
+
+
+class SyncRunSerializer(serializers.ModelSerializer):
+    account_name = serializers.CharField(source="account.name", read_only=True)
+    http_log_correlation = serializers.CharField(source="correlation", read_only=True)
+
+    class Meta:
+        model = SyncRun
+        fields = [
+            "id", "account", "account_name", "resource", "direction", "trigger", "status", "created_at",
+            "started_at", "finished_at", *SyncRun.COUNTS, "attempts", "error", "http_log_correlation",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class SyncRunDetailSerializer(SyncRunSerializer):
+    problems = serializers.SerializerMethodField()
+
+    class Meta(SyncRunSerializer.Meta):
+        fields = [*SyncRunSerializer.Meta.fields, "problems"]
+        read_only_fields = fields
+
+    def get_problems(self, obj) -> list[dict]:
+        return SyncErrorSerializer(obj.problems.all()[:500], many=True).data
+
+
+class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Sync runs, newest first; filter with ?account=<id>&status=<status>."""
+
+    queryset = SyncRun.objects.select_related("account")
+    permission_classes = [RolePermission]
+
+    def get_serializer_class(self):
+        return SyncRunDetailSerializer if self.action == "retrieve" else SyncRunSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        for param in ("account", "status", "resource"):
+            value = self.request.query_params.get(param)
+            if value:
+                queryset = queryset.filter(**{param: value})
+        return queryset
+
+
+class CanStartSync(permissions.BasePermission):
+    def has_permission(self, request, view):
+        return bool(request.user and request.user.has_perm("messaging.add_syncrun"))
+
+
+class StartSyncSerializer(serializers.Serializer):
+    resource = serializers.ChoiceField(choices=SyncRun.Resource.choices, default="all")
+    direction = serializers.ChoiceField(choices=SyncRun.Direction.choices, default="both")
+
+
+class StartSyncView(APIView):
+    """Start a sync of one account; answers 202 with the run id (an already running one: 200)."""
+
+    permission_classes = [permissions.IsAuthenticated, CanStartSync]
+
+    @extend_schema(
+        request=StartSyncSerializer,
+        responses={
+            202: inline_serializer(
+                "SyncStarted",
+                {
+                    "id": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "started": serializers.BooleanField(),
+                    "url": serializers.CharField(),
+                },
+            )
+        },
+    )
+    def post(self, request, pk: int):
+        account = get_object_or_404(ProviderAccount, pk=pk)
+        params = StartSyncSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        run, started = start_sync(
+            account, params.validated_data["resource"], params.validated_data["direction"], trigger="api",
+            user=request.user,
+        )  # fmt: skip
+        run.refresh_from_db()
+        body = {
+            "id": run.pk,
+            "status": run.status,
+            "started": started,
+            "url": request.build_absolute_uri(f"/api/sync-runs/{run.pk}/"),
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED if started else status.HTTP_200_OK)
+
+
+def register(router):
+    """Add the sync-runs routes to a project router (messaging/sync/urls.py does this by itself)."""
+    router.register("sync-runs", SyncRunViewSet, basename="sync-run")
