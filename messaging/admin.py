@@ -98,11 +98,6 @@ class ProviderAccountAdmin(ModelAdmin):
                 shown[f"set__{slug}__{field.key}"] = f"provider == '{slug}'"
         return shown
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        if db_field.name == "base_url":
-            kwargs["assume_scheme"] = "https"  # a typed "api.example.com" means https
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
-
     def get_form(self, request, obj=None, change=False, **kwargs):
         # The per-provider inputs are built by the form itself; only model fields go to the factory.
         kwargs["fields"] = MODEL_FIELDS
@@ -269,3 +264,7 @@ class HttpLogAdmin(ModelAdmin):
     @display(description="Response body")
     def response_body_pre(self, obj):
         return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', obj.response_body or "—")
+
+
+# Sync runs, held conflicts and "Sync now" (messaging/sync/admin.py).
+from .sync import admin as sync_admin  # noqa: E402, F401

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
-from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget
+from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget, UnfoldAdminURLInputWidget
 
 from . import services
 from .models import ProviderAccount
@@ -31,6 +31,14 @@ def setting_input(slug: str, key: str) -> str:
 
 
 class ProviderAccountForm(forms.ModelForm):
+    base_url = forms.URLField(
+        label="Base URL",
+        required=False,
+        max_length=200,
+        assume_scheme="https",  # a typed "api.example.com" means https
+        widget=UnfoldAdminURLInputWidget(),
+        help_text="Leave empty for the provider's own address. Tests and staging point it elsewhere.",
+    )
     webhook_secret_input = forms.CharField(
         label="Webhook secret",
         required=False,
