@@ -27,6 +27,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import math
+import time
 import uuid as uuidlib
 from typing import Any
 from urllib.parse import urlencode
@@ -105,7 +107,20 @@ class SpokiFake(FakeAPI):
             return Response(401, {"code": "INVALID_REQUEST_HEADER", "message": "Invalid or missing API key"})
         return None
 
+    def _over_limit(self) -> bool:
+        # Remember how long until the sliding window frees a slot, so the 429 says so (as DRF does).
+        over = super()._over_limit()
+        if over:
+            per = self.rate_limit[1]
+            with self.lock:
+                oldest = self._window[0] if self._window else time.monotonic()
+            self._window_wait = max(1, math.ceil(per - (time.monotonic() - oldest)))
+        return over
+
     def retry_hint(self, seconds: int) -> Response:
+        # DRF's throttle: Retry-After is the real wait when our rate_limit refused the call.
+        wait, self._window_wait = getattr(self, "_window_wait", None), None
+        seconds = wait or seconds
         return Response(
             429, {"detail": f"Request was throttled. Expected available in {seconds} seconds."},
             {"Retry-After": str(seconds)},
