@@ -97,6 +97,7 @@ class QlaraFake(FakeAPI):
         self.ignore_paging = False
         self.lying_total: int | None = None
         self.contact_limit: int | None = None
+        self.sort_fields: set[str] | None = None  # None: any field sorts
         self.credit = {"credit": credit, "frozenCredit": 0.0}
         self.subscription = {
             "planCode": "PRO_MONTHLY", "status": "ACTIVE",
@@ -193,6 +194,11 @@ class QlaraFake(FakeAPI):
         return self.error(404, f"No endpoint {request.method} {request.path}", request)
 
     def dispatch(self, request: Request) -> Response:
+        sort = request.arg("sortBy")
+        if sort and self.sort_fields is not None and sort not in self.sort_fields:
+            # The real API's accepted sortBy values are undocumented; tests can narrow them.
+            self.journal.append(request)
+            return self.error(400, f"Invalid sortBy '{sort}'", request)
         response = super().dispatch(request)
         response.headers.setdefault("X-Request-Id", uuid.uuid4().hex[:16])
         return response

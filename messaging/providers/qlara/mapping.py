@@ -236,12 +236,17 @@ def contact_to_api(contact: RemoteContact, *, partial: bool = False) -> dict[str
         "notes": contact.notes,
         "phone": contact.phone,
     }
-    if contact.phone:
-        body["phoneNumbers"] = [contact.phone]
-    if contact.email:
-        body["emailAddresses"] = [contact.email]
-    if contact.address or partial:
-        body["addresses"] = [contact.address] if contact.address else []
+    raw = contact.raw if isinstance(contact.raw, dict) else {}
+    # Qlara keeps several numbers, addresses and e-mails; we manage the main one and keep the rest.
+    phones = keep_others(contact.phone, raw.get("phoneNumbers"), raw.get("mobilePhoneNumber"))
+    if phones or partial:
+        body["phoneNumbers"] = phones
+    emails = keep_others(contact.email, raw.get("emailAddresses"), raw.get("mainEmail"))
+    if emails or partial:
+        body["emailAddresses"] = emails
+    addresses = keep_others(contact.address, raw.get("addresses"), None)
+    if addresses or partial:
+        body["addresses"] = addresses
     if contact.birth_date:
         body["birthday"] = contact.birth_date.isoformat()
     if contact.tags or partial:
@@ -253,6 +258,14 @@ def contact_to_api(contact: RemoteContact, *, partial: bool = False) -> dict[str
     if not partial:
         body = {key: value for key, value in body.items() if value not in ("", [], None)}
     return body
+
+
+def keep_others(main: str, values: Any, old_main: Any) -> list[str]:
+    """`main` first, then the record's other values, minus the one `main` replaces."""
+    values = [text(v) for v in values or [] if v not in (None, "")]
+    replaced = text(old_main) if old_main else (values[0] if values else "")
+    rest = [v for v in values if v not in (main, replaced)]
+    return ([main] if main else []) + rest
 
 
 def contacts_from_write(body: Any) -> tuple[list[RemoteContact], list[str]]:
@@ -514,19 +527,27 @@ def campaign_from_api(data: Mapping[str, Any]) -> RemoteCampaign:
     )
 
 
-def campaign_to_api(campaign: RemoteCampaign, settings: Mapping[str, Any]) -> dict[str, Any]:
+def campaign_to_api(
+    campaign: RemoteCampaign, settings: Mapping[str, Any], *, creating: bool = True
+) -> dict[str, Any]:
     """The create/update body. Per channel the ids Qlara requires; extra keys placed in
-    `campaign.raw["qlara"]` (e.g. sendingMode with fallbacks, destinations) win."""
-    channel = (campaign.channel or "sms").lower()
-    body: dict[str, Any] = {"name": campaign.name[:50], "sendingMode": sending_mode_for(channel)}
+    `campaign.raw["qlara"]` (e.g. sendingMode with fallbacks, destinations) win.
+
+    An update without a channel changes only what it names (PUT is partial at Qlara), so a
+    rename never turns a WhatsApp campaign into an SMS one.
+    """
+    channel = (campaign.channel or ("sms" if creating else "")).lower()
+    body: dict[str, Any] = {}
+    if campaign.name or creating:
+        body["name"] = campaign.name[:50]
+    if channel:
+        body["sendingMode"] = sending_mode_for(channel)
     if campaign.list_ids:
         body["destinationType"] = 1
         body["contactListIds"] = int_ids(campaign.list_ids)
-    if campaign.text or channel == "sms":
+    if campaign.text or (channel == "sms" and creating):
         body["smsBody"] = campaign.text
-        body["smsSender"] = (
-            campaign.sender if channel == "sms" and campaign.sender else settings.get("sender", "")
-        )
+        body["smsSender"] = (campaign.sender if channel == "sms" else "") or settings.get("sender", "")
     if channel == "whatsapp":
         _, raw_id = split_template_id(campaign.template_id) if campaign.template_id else ("", "")
         if raw_id:

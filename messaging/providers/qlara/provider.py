@@ -44,7 +44,7 @@ from ..base import (
     SendResult,
     caps,
 )
-from ..errors import NotFound, Rejected
+from ..errors import NotFound, Rejected, Unavailable
 from ..http import HttpClient, iter_pages, load_cursor
 from . import mapping as m
 from . import webhooks
@@ -153,7 +153,20 @@ class QlaraProvider(Provider):
 
         def fetch(offset: int) -> tuple[list[dict], int | None]:
             query = {**(params or {}), "page": offset // limit, "offset": offset, size_param: limit}
-            body = self.http.get(path, params=query)
+            if self.__dict__.get("_unsortable"):
+                query.pop("sortBy", None)
+                query.pop("sortOrder", None)
+            try:
+                body = self.http.get(path, params=query)
+            except Rejected as exc:
+                # The accepted sortBy values are undocumented: sorting by id keeps pages stable
+                # while records change, but an account that refuses it is read in its default order.
+                if exc.status != 400 or "sortBy" not in query:
+                    raise
+                self.__dict__["_unsortable"] = True
+                query.pop("sortBy")
+                query.pop("sortOrder", None)
+                body = self.http.get(path, params=query)
             items = m.extract_items(body)
             block = m.pagination_of(body)
             if block is None:  # PM: a bare array and no total; a short page is the last
@@ -188,7 +201,7 @@ class QlaraProvider(Provider):
         info = self._credit_info()
         try:
             plan = self.get_subscription()
-        except NotFound:
+        except (NotFound, Unavailable):  # the credit is what matters; the plan is a bonus
             plan = {}
         if plan:
             info.subscription = " ".join(
@@ -464,7 +477,7 @@ class QlaraProvider(Provider):
 
     def update_campaign(self, campaign: RemoteCampaign) -> RemoteCampaign:
         """PUT /campaigns/{id}; only drafts and scheduled campaigns (status 0/1) can change."""
-        body = m.campaign_to_api(campaign, self.settings)
+        body = m.campaign_to_api(campaign, self.settings, creating=False)
         return m.campaign_from_api(
             m.extract_one(self.http.put(f"{P}/campaigns/{campaign.remote_id}", json_body=body))
         )

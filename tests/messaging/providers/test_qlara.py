@@ -401,6 +401,26 @@ class TestContacts:
         assert sum(1 for _ in provider.iter_contacts()) == 230
         assert len(fake.requests_to("GET", r"/contacts$")) == 3
 
+    def test_an_account_refusing_sort_by_id_is_read_in_its_default_order(self, provider, fake):
+        fake.sort_fields = {"fullName", "name"}
+        fake.seed_contacts(12)
+        provider.page_size = 5
+        assert len({c.remote_id for c in provider.iter_contacts()}) == 12
+        requests_made = fake.requests_to("GET", r"/contacts$")
+        assert requests_made[0].query["sortBy"] == ["id"] and "sortBy" not in requests_made[-1].query
+        assert len(requests_made) == 4  # the refused one, then 5 + 5 + 2
+
+    def test_contact_update_keeps_secondary_numbers_and_emails(self, provider, fake):
+        created = provider.create_contact(RemoteContact(phone="+393331234567", email="a@example.com"))
+        stored = fake.contacts[int(created.remote_id)]
+        stored["phoneNumbers"].append("+390212345678")
+        stored["emailAddresses"].append("b@example.com")
+        contact = provider.get_contact(created.remote_id)
+        contact.phone = "+393339999999"
+        provider.update_contact(contact)
+        assert stored["phoneNumbers"] == ["+393339999999", "+390212345678"]
+        assert stored["emailAddresses"] == ["a@example.com", "b@example.com"]
+
     def test_bulk_delete_sends_ids_in_query_and_body(self, provider, fake):
         ids = fake.seed_contacts(3)
         provider.delete_contacts([str(ids[0]), str(ids[2])])
@@ -494,6 +514,9 @@ class TestCampaigns:
         assert stored["contactListIds"] == [list_id] and stored["readyToSend"] is False
         campaign.name = "Spring Promo 2"
         assert provider.update_campaign(campaign).name == "Spring Promo 2"
+        provider.update_campaign(RemoteCampaign(remote_id=campaign.remote_id, name="Spring Promo 3"))
+        assert fake.requests_to("PUT", r"/campaigns/\d+$")[-1].json == {"name": "Spring Promo 3"}  # partial
+        assert stored["smsBody"] == "Hi {{firstName}}!"
         goal = provider.calculate_goal(campaign.remote_id)
         assert goal.raw["totalDestinations"] == 40
         assert provider.get_campaign_price(campaign.remote_id)["price"] == Decimal("2.0")
