@@ -55,6 +55,9 @@ class SpryngFake(FakeAPI):
         self.phone_number_ids = {"106540352242922"}
         self.wa_messages: list[dict] = []
         self.subaccounts_enabled = True
+        self.subaccounts: dict[str, dict] = {}
+        self._subaccount_ids = itertools.count(60838)
+        self.media: dict[str, dict] = {}
         self.routes = {"business", "1234"}
         self.blocked_countries = {"32": "BE"}  # prefix → country refused on the route
         self._meta_ids = itertools.count(594425479261596)
@@ -381,6 +384,82 @@ class SpryngFake(FakeAPI):
             200, {"subaccounts": [{"id": 60838, "username": "spryng_johndoe", "results": months}]}
         )
 
+    _FORBIDDEN = {
+        "message": "This action is unauthorized. Please contact support to enable this subaccount feature."
+    }
+
+    def _subaccount(self, request: Request) -> tuple[dict | None, Response | None]:
+        if not self.subaccounts_enabled:
+            return None, Response(403, self._FORBIDDEN)
+        account = self.subaccounts.get(request.params["id"])
+        if account is None:
+            return None, Response(404, {"error": f"Subaccount not found for ID {request.params['id']}"})
+        return account, None
+
+    @route("GET", "/v1/subaccounts")
+    def list_subaccounts(self, request: Request) -> Response:
+        if not self.subaccounts_enabled:
+            return Response(403, self._FORBIDDEN)
+        rows = list(self.subaccounts.values())
+        active = request.arg("filters[is_active]")
+        if active in ("true", "false"):
+            rows = [a for a in rows if a["is_active"] == (active == "true")]
+        search = (request.arg("filters[search]") or "").lower()
+        if search:
+            rows = [a for a in rows if search in a["username"].lower() or search in a["email"].lower()]
+        if (request.arg("sort") or "").lstrip("!") == "username":
+            rows.sort(key=lambda a: a["username"], reverse=request.arg("sort").startswith("!"))
+        return self._laravel(request, rows)
+
+    @route("POST", "/v1/subaccounts")
+    def create_subaccount(self, request: Request) -> Response:
+        if not self.subaccounts_enabled:
+            return Response(403, self._FORBIDDEN)
+        data = request.json or {}
+        errors = {}
+        if not data.get("username"):
+            errors["username"] = ["The username field is required."]
+        if not data.get("password"):
+            errors["password"] = ["The password field is required."]
+        elif len(data["password"]) < 14:
+            errors["password"] = ["The password must be at least 14 characters."]
+        if not data.get("email"):
+            errors["email"] = ["The e-mail field is required."]
+        if errors:
+            return _invalid(errors)
+        sid = str(next(self._subaccount_ids))
+        account = {
+            "id": sid, "first_name": "", "middle_name": "", "last_name": "",
+            "username": f"spryng_{data['username']}", "email": data["email"], "is_active": True,
+        }  # fmt: skip
+        self.subaccounts[sid] = account
+        out = dict(account)
+        if "token" in request.query.get("with[]", []):
+            out["token"] = {"bearer": "eyJ" + uuid.uuid4().hex}
+        return Response(200, out)
+
+    @route("PATCH", "/v1/subaccounts/{id}")
+    def update_subaccount(self, request: Request) -> Response:
+        account, denied = self._subaccount(request)
+        if denied:
+            return denied
+        data = request.json or {}
+        if not isinstance(data.get("is_active"), bool):
+            return _invalid({"is_active": ["The is active field is required."]})
+        account["is_active"] = data["is_active"]
+        return Response(200, account)
+
+    @route("DELETE", "/v1/subaccounts/{id}")
+    def archive_subaccount(self, request: Request) -> Response:
+        account, denied = self._subaccount(request)
+        if denied:
+            return denied
+        # Archived, not removed: renamed and deactivated, still counted in the stats.
+        stamp = _now().strftime("%Y%m%d_%H%M%S")
+        account["username"] = f"!{stamp}__{account['id']}_{account['username']}"
+        account["is_active"] = False
+        return Response(200, account)
+
     # -- WhatsApp (Meta proxy) -------------------------------------------------------------------------
 
     @staticmethod
@@ -489,8 +568,73 @@ class SpryngFake(FakeAPI):
              "messages": [{"id": wamid}]},
         )  # fmt: skip
 
+    @route("POST", "/v1/whatsapp/{version}/{phone_number_id}/media")
+    def upload_media(self, request: Request) -> Response:
+        if request.params["phone_number_id"] not in self.phone_number_ids:
+            return self._graph_error("Unsupported post request.")
+        body = request.body
+        if not request.header("content-type").startswith("multipart/form-data") or b'name="file"' not in body:
+            return self._graph_error("(#100) The parameter file is required.")
+        if b'name="messaging_product"' not in body:
+            return self._graph_error("(#100) The parameter messaging_product is required.")
+        media_id = str(next(self._meta_ids))
+        self.media[media_id] = {"size": len(body)}
+        return Response(200, {"id": media_id})
+
+    @route("DELETE", "/v1/whatsapp/{version}/{media_id}")
+    def delete_media(self, request: Request) -> Response:
+        if self.media.pop(request.params["media_id"], None) is None:
+            return self._graph_error("Unsupported delete request.", status=404)
+        return Response(200, {"success": True})
+
+    @route("POST", "/v1/whatsapp/{version}/{phone_number_id}/register")
+    def register(self, request: Request) -> Response:
+        data = request.json or {}
+        if request.params["phone_number_id"] not in self.phone_number_ids:
+            return self._graph_error("Unsupported post request.")
+        if data.get("messaging_product") != "whatsapp" or not re.fullmatch(
+            r"\d{6}", str(data.get("pin") or "")
+        ):
+            return self._graph_error("(#100) Param pin must be 6 digits")
+        return Response(200, {"success": True})
+
+    @route("POST", "/v1/whatsapp/{version}/{phone_number_id}/deregister")
+    def deregister(self, request: Request) -> Response:
+        if request.params["phone_number_id"] not in self.phone_number_ids:
+            return self._graph_error("Unsupported post request.")
+        return Response(200, {"success": True})
+
+    @route("GET", "/v1/whatsapp/{version}/{waba_id}/phone_numbers")
+    def phone_numbers(self, request: Request) -> Response:
+        if request.params["waba_id"] not in self.waba_ids:
+            return self._graph_error("Unsupported get request.")
+        return Response(
+            200,
+            {"data": [{"verified_name": "Switchboard", "display_phone_number": "+31 6 12345678", "id": pid,
+                       "quality_rating": "GREEN"} for pid in sorted(self.phone_number_ids)]},
+        )  # fmt: skip
+
+    @route("GET", "/v1/whatsapp/{version}/{phone_number_id}/whatsapp_business_profile")
+    def business_profile(self, request: Request) -> Response:
+        if request.params["phone_number_id"] not in self.phone_number_ids:
+            return self._graph_error("Unsupported get request.")
+        return Response(
+            200,
+            {"data": [{"about": "About", "address": "Amsterdam", "description": "Switchboard", "email": "a@b.nl",
+                       "messaging_product": "whatsapp", "profile_picture_url": "https://example.invalid/p.png",
+                       "websites": ["https://example.invalid"], "vertical": "OTHER"}]},
+        )  # fmt: skip
+
     @route("GET", "/v1/whatsapp/{version}/{waba_id}")
     def analytics(self, request: Request) -> Response:
+        media = self.media.get(request.params["waba_id"])
+        if media is not None:  # the same path shape retrieves a media URL
+            media_id = request.params["waba_id"]
+            return Response(
+                200,
+                {"messaging_product": "whatsapp", "url": f"https://lookaside.example.invalid/{media_id}",
+                 "mime_type": "image/png", "sha256": "0" * 64, "file_size": str(media["size"]), "id": media_id},
+            )  # fmt: skip
         fields = request.arg("fields") or ""
         match = re.search(r"start\((\d+)\)\.end\((\d+)\)\.granularity\((\w+)\)", fields)
         if request.params["waba_id"] not in self.waba_ids or not match:

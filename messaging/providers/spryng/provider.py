@@ -376,6 +376,23 @@ class SpryngProvider(Provider):
         waba_id = self._setting("waba_id", "WhatsApp Business account id")
         self.http.delete(self._wa(waba_id, "message_templates"), params={"name": name})
 
+    def iter_whatsapp_numbers(self) -> Iterator[dict]:
+        """GET …/{waba_id}/phone_numbers: id (the phone_number_id to send from), display number, quality."""
+        waba_id = self._setting("waba_id", "WhatsApp Business account id")
+        fields = "code_verification_status,display_phone_number,certificate,name_status,new_certificate,new_name_status"
+        body = self.http.get(self._wa(waba_id, "phone_numbers"), params={"fields": fields}) or {}
+        yield from (row for row in body.get("data") or [] if isinstance(row, dict))
+
+    def upload_whatsapp_media(self, content: bytes, filename: str, mime: str) -> str:
+        """POST …/{phone_number_id}/media (multipart); returns Meta's media id for template headers."""
+        phone_number_id = self._setting("phone_number_id", "WhatsApp phone number id")
+        body = self.http.post(
+            self._wa(phone_number_id, "media"),
+            files={"file": (filename, content, mime)},
+            data={"messaging_product": "whatsapp", "type": mime},
+        )
+        return str((body or {}).get("id") or "")
+
     # -- WhatsApp sends ----------------------------------------------------------------------------
 
     def _send_whatsapp(self, message: OutboundMessage) -> SendResult:

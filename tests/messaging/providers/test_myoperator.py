@@ -661,3 +661,23 @@ def test_connection_service_records_health(db, server):
     rows = list(HttpLog.objects.filter(account=account).values())
     assert rows and rows[0]["correlation"] == f"check:{account.pk}"
     assert not any("test-key" in str(row) for row in HttpLog.objects.values())  # secrets never logged
+
+
+# Other hosts (obd-api, developers) and the webhook folders ("/") are not the publicapi the client uses.
+OTHER_HOSTS = ("/obd-api-v1", "/search/")
+
+
+def test_the_fake_serves_every_documented_publicapi_route(fake):
+    import re
+
+    index = json.loads((FIXTURES / "index.json").read_text())
+    routes = [
+        (e["method"], e["path"]) for e in index if e["path"] != "/" and not e["path"].startswith(OTHER_HOSTS)
+    ]
+    assert len(routes) >= 17
+    missing = []
+    for method, path in routes:
+        sample = re.sub(r":\w+", "x1", path)
+        if not any(m == method and regex.match(sample) for m, regex, _ in fake._routes):
+            missing.append((method, path))
+    assert missing == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlencode
@@ -461,3 +462,22 @@ def test_connection_service_records_health_and_credit(db, server):
     rows = list(HttpLog.objects.filter(account=account).values())
     assert rows and rows[0]["correlation"] == f"check:{account.pk}"
     assert not any("test-key" in str(row) for row in HttpLog.objects.values())  # secrets never logged
+
+
+def test_whatsapp_numbers_and_media_upload(provider, fake):
+    (number,) = provider.iter_whatsapp_numbers()
+    assert number["id"] == PHONE_ID
+    media_id = provider.upload_whatsapp_media(b"\x89PNG", "logo.png", "image/png")
+    assert media_id in fake.media
+    assert fake.requests_to("POST", "/media$")[-1].header("content-type").startswith("multipart/form-data")
+
+
+def _fake_serves(fake, method: str, path: str) -> bool:
+    sample = re.sub(r"\{\{\w+\}\}|<\w+>|:\w+", "x1", path)
+    return any(m == method and regex.match(sample) for m, regex, _ in fake._routes)
+
+
+def test_the_fake_serves_every_documented_route(fake):
+    index = json.loads((FIXTURES / "index.json").read_text())
+    missing = [(e["method"], e["path"]) for e in index if not _fake_serves(fake, e["method"], e["path"])]
+    assert missing == []
