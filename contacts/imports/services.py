@@ -454,3 +454,10 @@ def import_file(path, *, user=None, mapping_spec=None, **kwargs) -> ContactImpor
     run_import(imp.pk)
     imp.refresh_from_db()
     return imp
+
+
+def export_contacts(filters_or_queryset, fmt: str, path) -> int:
+    """Write contacts to `path` as csv, xlsx or vcf (see exports.py); returns how many were written."""
+    from .exports import export_contacts as write
+
+    return write(filters_or_queryset, fmt, path)

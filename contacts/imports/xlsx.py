@@ -27,7 +27,9 @@ def _open(path):
     if not zipfile.is_zipfile(path):
         raise ImportFileError("This file is not an Excel .xlsx workbook.")
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # A file object, not the path: openpyxl refuses names not ending in .xlsx, and the
+        # content decides what a file is (a workbook saved as "contacts.csv" is still one).
+        return openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises KeyError, zip and XML errors for broken workbooks
         raise ImportFileError(f"This Excel workbook cannot be read ({type(exc).__name__}).") from None
 
