@@ -236,14 +236,19 @@ class MyOperatorFake(FakeAPI):
     def _search(self, request: Request, conditions: dict) -> Response:
         rows = sorted(self.contacts.values(), key=lambda c: (c["_ts"], c["id"]))
         matched = [c for c in rows if all(self._match(c, k, v) for k, v in conditions.items())]
-        after = request.arg("after")
-        if after:
-            try:
-                after_id, after_ts = json.loads(base64.b64decode(after))
-            except (ValueError, TypeError):
-                return _err(400, "invalid", "Invalid input.", {"after": ["Invalid pagination token."]})
-            matched = [c for c in matched if (c["_ts"], c["id"]) > (after_ts, after_id)]
         size = int(request.arg("limit") or self.SEARCH_PAGE)
+        for direction in ("after", "before"):
+            token = request.arg(direction)
+            if not token:
+                continue
+            try:
+                token_id, token_ts = json.loads(base64.b64decode(token))
+            except (ValueError, TypeError):
+                return _err(400, "invalid", "Invalid input.", {direction: ["Invalid pagination token."]})
+            if direction == "after":
+                matched = [c for c in matched if (c["_ts"], c["id"]) > (token_ts, token_id)]
+            else:  # backward: the page just before the token, still in ascending order
+                matched = [c for c in matched if (c["_ts"], c["id"]) < (token_ts, token_id)][-size:]
         page = []
         for c in matched[:size]:
             row = self._public(c, custom=False)
