@@ -88,6 +88,24 @@ def money_thousandths(value: Any) -> Decimal | None:
         return None
 
 
+def credit_amount(value: Any) -> Decimal | None:
+    """An account's current_credit, documented in two units.
+
+    The saved example has the integer 8556300 next to low_credit_threshold 15000 and 85,563
+    estimated conversations (thousandths: €8,556.30); the description's example has the float
+    100.0 next to low_credit_threshold 10.0 and 500 conversations (euros). A JSON float is read
+    as euros, an integer as thousandths, like the partner API's money.
+    """
+    if isinstance(value, float):
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    if isinstance(value, str) and "." in value:
+        try:
+            return Decimal(value).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            return None
+    return money_thousandths(value)
+
+
 # --- contacts --------------------------------------------------------------------------
 
 

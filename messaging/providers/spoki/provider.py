@@ -55,13 +55,13 @@ from .mapping import (
     campaign_to_api,
     contact_from_api,
     contact_to_api,
+    credit_amount,
     custom_field_from_api,
     custom_field_to_api,
     delivery_from_message,
     ident,
     list_from_api,
     message_status,
-    money_thousandths,
     phone,
     template_to_api,
     templates_from_api,
@@ -255,9 +255,9 @@ class SpokiProvider(Provider):
         return info
 
     def get_balance(self) -> AccountInfo:
-        """The account's `current_credit` (integer thousandths of a euro, like the partner API)."""
+        """The account's `current_credit` in euros (see mapping.credit_amount for its two units)."""
         account = self._account()
-        balance = money_thousandths(account.get("current_credit"))
+        balance = credit_amount(account.get("current_credit"))
         detail = f"Credit €{balance:,.2f}" if balance is not None else "Spoki did not report a credit"
         if account.get("has_low_credit_alert"):
             detail += " (low credit)"

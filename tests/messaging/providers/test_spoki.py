@@ -41,6 +41,7 @@ from messaging.providers.spoki.mapping import (
     campaign_from_api,
     campaign_stats_from_api,
     contact_from_api,
+    credit_amount,
     custom_field_from_api,
     delivery_from_message,
     events_from_webhook,
@@ -61,6 +62,11 @@ def fixture(name: str) -> dict:
 
 def example(name: str, index: int = 0):
     return fixture(name)["examples"][index]["body"]
+
+
+def described(name: str) -> list:
+    """JSON examples from a request's description (scripts/extract_spoki_description_examples.py)."""
+    return json.loads((FIXTURES / "descriptions" / name).read_text(encoding="utf-8"))["blocks"]
 
 
 def webhook_example(name: str) -> dict:
@@ -114,6 +120,11 @@ def test_account_examples_give_the_credit_in_euros():
     assert money_thousandths(accounts[0]["current_credit"]) == Decimal("8556.30")
     detail = example("accounts_retrieve_account.json")
     assert detail["channels"][0]["platform"] == "WhatsApp"  # the 7-field example shape
+    assert credit_amount(detail["current_credit"]) == Decimal("8556.30")
+    # The description's example gives the credit as a float in euros.
+    (described_account,) = described("accounts_retrieve_account.json")
+    assert credit_amount(described_account["current_credit"]) == Decimal("100.00")
+    assert described_account["channels"][0]["id"] == 17  # the 10-field documented shape
 
 
 def test_template_examples_in_all_three_shapes():
@@ -144,12 +155,16 @@ def test_template_examples_in_all_three_shapes():
     (retrieved,) = templates_from_api(example("templates_retrieve_template.json"))
     assert retrieved.remote_id == "260"
 
-    # Shape 1, from the create description (no saved example): Meta-style components.
-    (meta,) = templates_from_api({
-        "id": 91, "name": "promo_spring", "language": "it", "category": "MARKETING", "status": "PENDING",
-        "waba": "123456789012345", "components": [{"type": "BODY", "text": "Ciao {{1}}"}],
-    })  # fmt: skip
-    assert (meta.status, meta.body, meta.variables) == ("pending", "Ciao {{1}}", ["1"])
+    # Shape 1, only in the create and list descriptions: Meta-style components.
+    request, response = described("templates_create_template.json")
+    (meta,) = templates_from_api(response)
+    assert (meta.remote_id, meta.status, meta.language) == ("101", "pending", "it")
+    assert meta.body == request["components"][0]["text"]
+    (listed,) = [t for row in unpage(described("templates_list_search_and_filter_templates.json")[0])[0]
+                 for t in templates_from_api(row)]  # fmt: skip
+    assert listed.status == TemplateStatus.APPROVED
+    (numbered,) = templates_from_api({**response, "components": [{"type": "BODY", "text": "Ciao {{1}}"}]})
+    assert numbered.variables == ["1"]
     # Requests use integers; responses names: both read.
     (coded,) = templates_from_api(
         {"id": 1, "name": "x", "templatelocalization_set": [{"language": "en", "status": 4}]}
@@ -193,9 +208,7 @@ def test_automation_and_custom_field_examples():
 
 
 def test_messages_listing_from_the_description_parses_to_delivery_updates():
-    body = {"count": 5493, "next": "https://api.spoki.it/api/1/messages/?page=2", "previous": None,
-            "results": [{"id": 98001, "type": "Template", "phone_number": "+391234567890", "status": "delivered",
-                         "attributes": {"channel": 17}, "created_at": "2025-05-10T08:30:00Z"}]}  # fmt: skip
+    (body,) = described("messages_list_search_and_filter_messages.json")
     rows, next_query, _ = unpage(body)
     assert next_query == {"page": "2"}  # the foreign host is dropped, only the query is kept
     update = delivery_from_message(rows[0])
@@ -228,6 +241,19 @@ def test_outbound_webhook_example_is_a_delivery_update_and_other_events_are_igno
     assert update.occurred_at is not None
     for name in ("contact_created", "template_updated", "campaign_status_changed", "note_added"):
         assert events_from_webhook(webhook_example(f"webhooks_webhooks_body_content_{name}.json")) == []
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in (FIXTURES / "descriptions").glob("webhooks_webhooks_body_content_*.json"))
+)
+def test_v2_webhook_examples_from_the_descriptions_are_read_and_signed_ones_accepted(name):
+    envelopes = [b for b in described(name) if isinstance(b, dict) and b.get("version") == 2]
+    assert envelopes
+    for envelope in envelopes:
+        # Contact, tag, list, field and form events are reconciled by sync pulls, not turned into messages.
+        assert events_from_webhook(envelope) == []
+        headers, body = SpokiFake.signed(envelope, "whsec_example")
+        SpokiProvider().verify_webhook(headers, body, "whsec_example")
 
 
 def test_every_documented_error_body_reads_as_a_sentence():
