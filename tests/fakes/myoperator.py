@@ -69,6 +69,7 @@ class MyOperatorFake(FakeAPI):
         self._contact_seq = itertools.count(0x67A1F59B1E0ABBF2E03AA40B)
         self._campaign_seq = itertools.count(1001)
         self._ms = itertools.count(1741175228574)
+        self.template_page_cap: int | None = None  # undocumented server-side cap on `limit`, if set
         self.balance_ok = True  # False: sends answer CHAT_4001 Insufficient Balance
 
     # -- vendor behaviour ---------------------------------------------------------------------
@@ -349,7 +350,7 @@ class MyOperatorFake(FakeAPI):
         if request.arg("waba_id"):
             rows = [t for t in rows if t.get("waba_id") == request.arg("waba_id")]
         rows = [{k: v for k, v in t.items() if k not in ("waba_id", "link_tracking")} for t in rows]
-        return self._page(request, rows, "Templates")
+        return self._page(request, rows, "Templates", max_limit=self.template_page_cap)
 
     @route("POST", "/chat/templates")
     def create_template(self, request: Request) -> Response:

@@ -130,8 +130,22 @@ class MyOperatorProvider(Provider):
             )
         return {"X-WABA-PHONENUMBER-ID": number}
 
-    def _pages(self, path: str, mapper, cursor: str | None, params: dict | None = None, headers=None):
-        """limit/offset paging over a list envelope; the cursor is the next offset."""
+    def _pages(
+        self,
+        path: str,
+        mapper,
+        cursor: str | None,
+        params: dict | None = None,
+        headers=None,
+        *,
+        max_limit=None,
+    ):
+        """limit/offset paging over a list envelope; the cursor is the next offset.
+
+        Only contacts document their maximum `limit` (100). Elsewhere the server may cap the page
+        below what we ask, so a shorter page is not taken as the end there: `next: null`, an
+        empty page or a repeated page is.
+        """
         size = self.page_size
 
         def fetch(offset):
@@ -144,7 +158,7 @@ class MyOperatorProvider(Provider):
         return iter_pages(
             fetch,
             start=int(load_cursor(cursor, 0) or 0),
-            page_size=size,
+            page_size=max_limit,
             key=lambda item: getattr(item, "remote_id", None) or repr(item),
         )
 
@@ -180,7 +194,9 @@ class MyOperatorProvider(Provider):
 
     def iter_contact_pages(self, cursor: str | None = None) -> Iterator[Page[RemoteContact]]:
         """GET /contacts with limit/offset (≤ 100), custom fields included."""
-        return self._pages("/contacts", contact_from_api, cursor, {"include": "custom_fields"})
+        return self._pages(
+            "/contacts", contact_from_api, cursor, {"include": "custom_fields"}, max_limit=self.page_size
+        )
 
     def iter_contact_search_pages(
         self, conditions: Mapping[str, Any], cursor: str | None = None

@@ -362,6 +362,13 @@ def test_template_pages_with_filters(provider, fake):
     assert {t.status for p in pages for t in p.items} == {"approved"}
 
 
+def test_a_server_capping_the_page_size_is_paged_to_the_end(provider, fake):
+    fake.template_page_cap = 20  # we ask for 100; a shorter page must not end the listing
+    fake.seed_templates(45)
+    assert len(list(provider.iter_templates())) == 45
+    assert [r.arg("offset") for r in fake.requests_to("GET", "/chat/templates")] == ["0", "20", "40"]
+
+
 def test_campaigns_list_get_and_stats(provider, fake):
     ids = fake.seed_campaigns(3)
     fake.seed_campaigns(1, status="running")
