@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from cryptography.fernet import Fernet
@@ -114,6 +115,18 @@ def test_blank_credentials_keep_the_stored_ones(keyed):
     assert fresh.settings == {}
     with pytest.raises(ValidationError, match="cannot change"):
         services.update_account(keyed, provider="sandbox")
+
+
+def test_set_credentials_validates_and_never_logs_values(keyed, caplog):
+    caplog.set_level(logging.DEBUG)
+    services.set_credentials(keyed, {"api_key": "sk-NEW-VALUE-99", "company_id": ""})
+    fresh = ProviderAccount.objects.get(pk=keyed.pk)
+    assert fresh.credentials == {"api_key": "sk-NEW-VALUE-99", "company_id": "co-77"}
+    with pytest.raises(ValidationError, match="company_id"):
+        services.set_credentials(keyed, {"api_key": "only"}, replace=True)
+    services.test_connection(keyed)
+    assert "api_key" in caplog.text  # the log says which keys changed…
+    assert "sk-NEW-VALUE-99" not in caplog.text and SECRET not in caplog.text  # …never their values
 
 
 # --- connection tests and health ---------------------------------------------------------------------
