@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import re
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,7 +43,7 @@ from messaging.providers.errors import (
     Unavailable,
     WebhookRejected,
 )
-from messaging.providers.http import parse_retry_after
+from messaging.providers.http import TokenBucket, parse_retry_after
 from messaging.providers.qlara import QlaraProvider
 from messaging.providers.qlara import mapping as m
 from messaging.providers.qlara import webhooks as qw
@@ -687,6 +689,43 @@ class TestFaults:
         with pytest.raises(Unavailable, match="not valid JSON"):
             provider.send(OutboundMessage(to="+393401234567", text="Ciao"))
         assert len(fake.requests_to("POST", r"/sms/send$")) == 1
+
+    def test_timeouts(self, provider, fake):
+        fake.seed_contacts(1)
+        provider.http.timeout = 0.2
+        fake.fail_next("timeout", delay=0.5)
+        assert provider.get_contact("1").remote_id == "1"  # a read that timed out is asked again
+        fake.fail_next("timeout", delay=0.5)
+        with pytest.raises(Unavailable, match="timeout"):
+            provider.send(OutboundMessage(to="+393401234567", text="Ciao"))
+        assert len(fake.requests_to("POST", r"/sms/send$")) == 1  # it may have gone out: not resent
+
+    def test_burst_limit_is_respected_by_the_client(self, provider, fake):
+        fake.rate_limit = QlaraFake.BURST_LIMIT  # 50 per second, counted in a sliding window
+        fake.seed_contacts(40)
+        provider.page_size = 1
+        provider.http.sleep = time.sleep  # really wait for the client's own bucket
+        assert len(list(provider.iter_contacts())) == 40
+        assert fake.rate_limited_count == 0
+
+    @pytest.mark.parametrize("plan", ["production", "trial"])
+    def test_client_buckets_stay_under_the_documented_limits_in_any_window(self, plan):
+        """Simulated clock: pace 3 minutes of back-to-back calls through the declared buckets."""
+        now = [0.0]
+        limits = QlaraProvider.rate_limits if plan == "production" else QlaraProvider.trial_rate_limits
+        buckets = [TokenBucket(limit.calls, limit.per_seconds, clock=lambda: now[0]) for limit in limits]
+        stamps = []
+        while now[0] < 180:
+            for bucket in buckets:  # what HttpClient._throttle does, sleeping on the fake clock
+                now[0] += bucket.reserve()
+            stamps.append(now[0])
+        (per_minute, _), (per_second, _) = QlaraProvider.DOCUMENTED_LIMITS[plan]
+
+        def busiest(width):
+            return max(bisect.bisect_left(stamps, t + width) - i for i, t in enumerate(stamps))
+
+        assert busiest(60.0) <= per_minute and busiest(1.0) <= per_second
+        assert len(stamps) / 3 >= 0.9 * per_minute  # and still at least 90 % of the limit
 
     def test_paging_stops_on_an_empty_page(self, provider, fake):
         fake.seed_contacts(10)
