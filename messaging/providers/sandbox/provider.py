@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, fields
 from decimal import Decimal
@@ -138,7 +139,7 @@ class SandboxProvider(Provider):
             obj = SandboxObject.objects.create(
                 account_id=self.account.pk,
                 kind=kind,
-                remote_id=f"tmp-{hashlib.sha1(repr((kind, now, data)).encode()).hexdigest()[:20]}",  # noqa: S324
+                remote_id=f"tmp-{uuid.uuid4().hex}",  # replaced by the row id below
                 parent=parent,
                 data=data,
                 created_at=now,
