@@ -506,6 +506,26 @@ def test_lists_and_membership(spoki):
     assert int(created.remote_id) not in spoki.fake.lists and len(spoki.fake.contacts) == 5
 
 
+def test_one_contact_scan_answers_membership_for_every_list(spoki):
+    spoki.fake.MAX_PAGE_SIZE = 10
+    first, second, empty = spoki.fake.seed_lists("First", "Second", "Empty")
+    in_first = spoki.fake.seed_contacts(12, list_id=first)
+    in_second = spoki.fake.seed_contacts(3, list_id=second, prefix="+39334")
+    spoki.fake.memberships[second].add(in_first[0])
+    assert sorted(spoki.provider.iter_list_members(str(first))) == sorted(map(str, in_first))
+    scans = len(spoki.fake.requests_to("GET", r"/api/1/contacts/$"))
+    assert scans == 2
+    assert sorted(spoki.provider.iter_list_members(str(second))) == sorted(
+        map(str, [in_first[0], *in_second])
+    )
+    assert list(spoki.provider.iter_list_members(str(empty))) == []
+    assert len(spoki.fake.requests_to("GET", r"/api/1/contacts/$")) == scans  # served from the index
+    spoki.provider.remove_list_members(str(second), [str(in_first[0])])
+    spoki.provider.delete_contacts([str(in_second[0])])
+    assert sorted(spoki.provider.iter_list_members(str(second))) == sorted(map(str, in_second[1:]))
+    assert spoki.fake.memberships[second] == set(in_second[1:])
+
+
 def test_template_lifecycle(spoki):
     draft = spoki.provider.create_template(RemoteTemplate(
         name="black_friday", language="en", category="marketing", header={"type": "text", "text": "Sale!"},
