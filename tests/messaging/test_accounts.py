@@ -400,3 +400,34 @@ def test_editors_and_viewers_cannot_open_provider_accounts_in_the_admin(client, 
         assert (
             client.get(reverse("admin:messaging_provideraccount_change", args=[keyed.pk])).status_code == 403
         )
+
+
+def test_list_pages_do_not_query_per_row(manager_api, manager_client):
+    def counts():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as api:
+            assert manager_api.get("/api/provider-accounts/").status_code == 200
+        with CaptureQueriesContext(connection) as admin_page:
+            assert (
+                manager_client.get(reverse("admin:messaging_provideraccount_changelist")).status_code == 200
+            )
+        with CaptureQueriesContext(connection) as log_page:
+            assert manager_client.get(reverse("admin:messaging_httplog_changelist")).status_code == 200
+        return len(api), len(admin_page), len(log_page)
+
+    def add(n, start):
+        for i in range(start, start + n):
+            account = services.create_account(provider="sandbox", name=f"Sandbox {i}")
+            HttpLog.record(
+                account=account, provider="sandbox", method="GET", url="https://x.invalid/v1/me", params={},
+                status=200, duration_ms=1, request_body="", response_body="", request_id="", error="",
+                correlation="",
+            )  # fmt: skip
+
+    add(2, 0)
+    counts()  # warm up: the first request caches the user's permissions
+    few = counts()
+    add(8, 2)
+    assert counts() == few
