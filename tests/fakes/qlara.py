@@ -98,6 +98,7 @@ class QlaraFake(FakeAPI):
         self.lying_total: int | None = None
         self.contact_limit: int | None = None
         self.sort_fields: set[str] | None = None  # None: any field sorts
+        self.max_page_size = 1000  # PM's documented maximum `limit`; lower it to act like MD's 100
         self.credit = {"credit": credit, "frozenCredit": 0.0}
         self.subscription = {
             "planCode": "PRO_MONTHLY", "status": "ACTIVE",
@@ -313,7 +314,7 @@ class QlaraFake(FakeAPI):
 
     # -- paging ---------------------------------------------------------------------------------------
 
-    def page_of(self, request: Request, rows, *, default_limit: int = 10, max_limit: int = 1000,
+    def page_of(self, request: Request, rows, *, default_limit: int = 10, max_limit: int | None = None,
                 size_param: str = "limit", spring: bool = False) -> Response:  # fmt: skip
         """Slice `rows` the way the current paging mode does, in the matching envelope."""
         rows = list(rows) if not isinstance(rows, list) else rows
@@ -323,7 +324,7 @@ class QlaraFake(FakeAPI):
             total = self.lying_total if self.lying_total is not None else len(rows)
             return Response(200, {"data": rows[offset : offset + limit],
                                   "pagination": {"offset": offset, "limit": limit, "total": total}})  # fmt: skip
-        limit = min(int(request.arg(size_param) or default_limit), max_limit)
+        limit = min(int(request.arg(size_param) or default_limit), max_limit or self.max_page_size)
         page = 0 if self.ignore_paging else int(request.arg("page") or 0)
         chunk = rows[page * limit : (page + 1) * limit]
         if spring:

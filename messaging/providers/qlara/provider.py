@@ -55,6 +55,8 @@ MS = "/api/message-server"
 
 # Ids per call where Qlara takes a CSV in the query: keeps URLs well under the 414 limit.
 IDS_PER_CALL = 200
+# Page sizes a server may silently cap `limit` at (see QlaraProvider._pages).
+SERVER_CAPS = frozenset({10, 20, 25, 50, 100, 200, 250, 500})
 
 
 class QlaraProvider(Provider):
@@ -153,31 +155,32 @@ class QlaraProvider(Provider):
         skip: Callable[[dict], bool] | None = None,
         size_param: str = "limit",
     ) -> Iterator[Page]:
-        """Stream a listing in every paging scheme Qlara documents; cursors are offsets."""
-        limit = self.page_size
+        """Stream a listing in every paging scheme Qlara documents.
 
-        def fetch(offset: int) -> tuple[list[dict], int | None]:
+        Cursors are `[offset, page size]`. A bare-array page shorter than asked for ends the
+        listing, unless its length is a typical server cap (MD says 100 where PM says 1000):
+        then the server's size is adopted and the next page is asked for, so a lower cap than
+        documented costs one request instead of silently losing records.
+        """
+        state = load_cursor(cursor, [0, self.page_size])
+        if not isinstance(state, list):  # an older cursor: a bare offset
+            state = [m.to_int(state), self.page_size]
+        size = {"limit": m.to_int(state[1], self.page_size) or self.page_size}
+
+        def fetch(offset: int) -> tuple[list[dict], list[int] | None]:
+            limit = size["limit"]
             query = {**(params or {}), "page": offset // limit, "offset": offset, size_param: limit}
-            if self.__dict__.get("_unsortable"):
-                query.pop("sortBy", None)
-                query.pop("sortOrder", None)
-            try:
-                body = self.http.get(path, params=query)
-            except Rejected as exc:
-                # The accepted sortBy values are undocumented: sorting by id keeps pages stable
-                # while records change, but an account that refuses it is read in its default order.
-                if exc.status != 400 or "sortBy" not in query:
-                    raise
-                self.__dict__["_unsortable"] = True
-                query.pop("sortBy")
-                query.pop("sortOrder", None)
-                body = self.http.get(path, params=query)
+            body = self._get_listing(path, query)
             items = m.extract_items(body)
             block = m.pagination_of(body)
             if block is None:  # PM: a bare array and no total; a short page is the last
-                return items, (offset + len(items) if len(items) >= limit else None)
-            start = m.to_int(block.get("offset"), offset)
-            following = start + len(items)
+                if len(items) >= limit:
+                    return items, [offset + len(items), limit]
+                if len(items) in SERVER_CAPS and offset % len(items) == 0 and limit == self.page_size:
+                    size["limit"] = len(items)  # adopted once; a page shorter than that is the end
+                    return items, [offset + len(items), len(items)]
+                return items, None
+            following = m.to_int(block.get("offset"), offset) + len(items)
             total = m.first(block.get("total"), block.get("totalCount"), block.get("totalElements"))
             pages = block.get("totalPages")
             if total is not None and following >= m.to_int(total):
@@ -186,12 +189,31 @@ class QlaraProvider(Provider):
                 return items, None
             if block.get("last") is True:
                 return items, None
-            return items, following
+            return items, [following, limit]
 
-        start = load_cursor(cursor, 0)
-        for page in iter_pages(fetch, start=m.to_int(start), key=lambda item: item.get("id", item)):
+        def fetch_cursor(position: list[int]) -> tuple[list[dict], list[int] | None]:
+            return fetch(position[0])
+
+        start = [m.to_int(state[0]), size["limit"]]
+        for page in iter_pages(fetch_cursor, start=start, key=lambda item: item.get("id", item)):
             kept = [mapper(item) for item in page.items if not (skip and skip(item))]
             yield Page(items=kept, cursor=page.cursor)
+
+    def _get_listing(self, path: str, query: dict[str, Any]) -> Any:
+        if self.__dict__.get("_unsortable"):
+            query.pop("sortBy", None)
+            query.pop("sortOrder", None)
+        try:
+            return self.http.get(path, params=query)
+        except Rejected as exc:
+            # The accepted sortBy values are undocumented: sorting by id keeps pages stable
+            # while records change, but an account that refuses it is read in its default order.
+            if exc.status != 400 or "sortBy" not in query:
+                raise
+            self.__dict__["_unsortable"] = True
+            query.pop("sortBy")
+            query.pop("sortOrder", None)
+            return self.http.get(path, params=query)
 
     # -- account ----------------------------------------------------------------------------------
 

@@ -403,6 +403,16 @@ class TestContacts:
         assert sum(1 for _ in provider.iter_contacts()) == 230
         assert len(fake.requests_to("GET", r"/contacts$")) == 3
 
+    @pytest.mark.parametrize(("seeded", "requests_made"), [(250, 3), (200, 3)])
+    def test_a_server_capping_the_page_size_loses_nothing(self, provider, fake, seeded, requests_made):
+        fake.max_page_size = 100  # we ask for 1000 (PM's maximum); this server answers 100 at most
+        fake.seed_contacts(seeded)
+        pages = list(provider.iter_contact_pages())
+        assert sum(len(p.items) for p in pages) == seeded
+        assert len(fake.requests_to("GET", r"/contacts$")) == requests_made
+        resumed = list(provider.iter_contact_pages(cursor=pages[0].cursor))
+        assert sum(len(p.items) for p in resumed) == seeded - 100
+
     def test_an_account_refusing_sort_by_id_is_read_in_its_default_order(self, provider, fake):
         fake.sort_fields = {"fullName", "name"}
         fake.seed_contacts(12)
