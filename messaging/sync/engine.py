@@ -418,6 +418,11 @@ class SyncEngine:
                 link.fingerprint, link.remote_fingerprint, link.synced_key = lfp, rfp, contact.phone
                 link.last_synced_at = now
             return
+        if not local_changed and not remote_changed:
+            # A difference both sides already had at the last sync (a provider default or a
+            # value it cannot hold): known and accepted, not a change.
+            self.run.unchanged += 1
+            return
         if not local_changed:
             self._take_remote(link, contact, remote, rstate, tags, now, changed, tag_updates)
             return
@@ -733,11 +738,14 @@ class SyncEngine:
             self._pushed.append((contact, link, remote_id, self._sent_state(sent, result), tags))
 
     def _sent_state(self, sent: RemoteContact, result: RemoteContact | None) -> dict:
-        """What the provider now holds: its answer when it echoes the record, else what we sent."""
-        if result is not None and result.phone:
-            state = remote_contact_state(result, self.fields, self.custom_keys)
-            if same(remote_contact_state(sent, self.fields, self.custom_keys), state):
-                return state
+        """What the provider now holds: its answer when it echoes the record (it may fill
+        defaults, e.g. a language), else what we sent."""
+        if (
+            result is not None
+            and result.phone
+            and normalise_remote_phone(result.phone) == normalise_remote_phone(sent.phone)
+        ):
+            return remote_contact_state(result, self.fields, self.custom_keys)
         return remote_contact_state(sent, self.fields, self.custom_keys)
 
     def _save_push_results(self) -> None:
