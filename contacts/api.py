@@ -275,3 +275,4 @@ def register(router):
     router.register("lists", ContactListViewSet, basename="contactlist")
     router.register("custom-fields", CustomFieldViewSet, basename="customfield")
     router.register("tags", TagViewSet, basename="tag")
+    __import__("contacts.imports.api", fromlist=["register"]).register(router)  # /api/imports/, /api/exports/

@@ -132,7 +132,9 @@ class Source:
     size: int  # units of position(): bytes, or rows for xlsx
 
 
-def open_source(path, options: Options, custom_fields: dict[str, CustomField] | None = None) -> Source:
+def open_source(
+    path, options: Options, custom_fields: dict[str, CustomField] | None = None, *, require_phone: bool = True
+) -> Source:
     """Open `path` as options.kind; ImportFileError if it cannot be read or has no phone column."""
     if options.kind == "vcard":
         from .vcard import HEADERS, read_vcards
@@ -159,7 +161,7 @@ def open_source(path, options: Options, custom_fields: dict[str, CustomField] | 
     if len(targets) < len(table.headers):
         targets += [""] * (len(table.headers) - len(targets))
     targets = targets[: len(table.headers)]
-    if PHONE not in targets:
+    if PHONE not in targets and require_phone:
         raise ImportFileError(
             "No phone column found. Columns in this file: "
             + ", ".join(repr(h) for h in table.headers if h)[:300]

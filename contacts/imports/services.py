@@ -55,8 +55,7 @@ def start_import(
     country: str = "",
     update_mode: str = "fill",
     sheet: str = "",
-    mapping: list[str] | None = None,
-    phone_order: list[int] | None = None,
+    mapping_spec=None,
 ) -> ContactImport:
     """Store an uploaded file and check it can be imported; ValidationError says why not.
 
@@ -100,7 +99,7 @@ def start_import(
     imp.file.save(imp.original_name, File(uploaded, name=imp.original_name), save=False)
     try:
         imp.kind = pipeline.detect_kind(imp.file.path, imp.original_name)
-        _inspect(imp, mapping, phone_order)
+        _inspect(imp, mapping_spec)
     except ImportFileError as exc:
         imp.file.delete(save=False)
         raise ValidationError({"file": str(exc)}) from None
@@ -113,12 +112,9 @@ def _missing_list(value):
     raise ValidationError({"contact_list": f"no list with id {value}"})
 
 
-def _inspect(imp: ContactImport, mapping=None, phone_order=None) -> None:
-    """Read the headers and choose the automatic mapping (raises ImportFileError)."""
-    options = _options(imp)
-    options.mapping = mapping
-    options.phone_order = phone_order
-    source = pipeline.open_source(imp.file.path, options)
+def _inspect(imp: ContactImport, mapping_spec=None) -> None:
+    """Read the headers and choose the mapping: automatic, or from a mapping spec (raises ImportFileError)."""
+    source = pipeline.open_source(imp.file.path, _options(imp), require_phone=False)
     try:
         imp.headers = source.headers
         imp.mapping = source.mapping
@@ -130,7 +126,28 @@ def _inspect(imp: ContactImport, mapping=None, phone_order=None) -> None:
         for _ in zip(range(3), source.items, strict=False):
             pass
     finally:
-        source.items.close() if hasattr(source.items, "close") else None
+        if hasattr(source.items, "close"):
+            source.items.close()
+    if imp.kind == "vcard":
+        return
+    if mapping_spec is not None:
+        try:
+            targets, order = mapping_from_spec(mapping_spec, imp.headers)
+        except ValidationError as exc:
+            raise ImportFileError(" ".join(exc.messages)) from None
+        order = [int(i) for i in order or []] + [
+            i for i, t in enumerate(targets) if t == "phone" and i not in (order or [])
+        ]
+        problems = validate_mapping(targets, imp.headers, order, set(custom_field_labels()))
+        if problems:
+            raise ImportFileError(" ".join(problems))
+        imp.mapping, imp.phone_order = targets, order
+    elif "phone" not in imp.mapping:
+        raise ImportFileError(
+            "No phone column found. Columns in this file: "
+            + ", ".join(repr(h) for h in imp.headers if h)[:300]
+            + ". Map one of them to the phone number."
+        )
 
 
 def custom_field_labels() -> dict[str, str]:
@@ -446,10 +463,9 @@ def mapping_from_spec(spec, headers: list[str]) -> tuple[list[str] | None, list[
 def import_file(path, *, user=None, mapping_spec=None, **kwargs) -> ContactImport:
     """Synchronous import of a file on disk (the CLI): same checks and pipeline as the wizard."""
     with open(path, "rb") as fh:
-        imp = start_import(fh, user=user, original_name=os.path.basename(path), **kwargs)
-    if mapping_spec is not None and imp.kind != "vcard":
-        targets, order = mapping_from_spec(mapping_spec, imp.headers)
-        set_mapping(imp, targets, order)
+        imp = start_import(
+            fh, user=user, original_name=os.path.basename(path), mapping_spec=mapping_spec, **kwargs
+        )
     ContactImport.objects.filter(pk=imp.pk).update(status=ContactImport.Status.QUEUED)
     run_import(imp.pk)
     imp.refresh_from_db()
