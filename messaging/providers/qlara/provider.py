@@ -582,7 +582,9 @@ class QlaraProvider(Provider):
     def _sms_body(self, message: OutboundMessage) -> dict[str, Any]:
         sender = message.sender or self.settings.get("sender")
         if not sender:
-            raise Rejected("Set an SMS sender on the account (or on the message) before sending SMS.")
+            raise Rejected(
+                "Set an SMS sender on the account (or on the message) before sending SMS.", provider=self.slug
+            )
         body: dict[str, Any] = {"destination": message.to, "sender": sender, "body": message.text}
         placeholders = self._placeholders(message.variables, m.variables_in(message.text))
         if placeholders:
@@ -662,10 +664,16 @@ class QlaraProvider(Provider):
         """(Qlara's template id, its placeholder names) from a name, `channel:id` or a bare id."""
         name = message.template_name
         prefix, _, raw_id = name.partition(":")
-        if prefix == channel and raw_id:
-            return raw_id, []
-        if name.isdigit():
-            return name, []
+        if (prefix == channel and raw_id) or name.isdigit():
+            raw_id = raw_id or name
+            if not (isinstance(message.variables, list) and message.variables):
+                return raw_id, []
+            # Positional values need the template's placeholder names: read it once.
+            cache = self.__dict__.setdefault("_template_cache", {})
+            key = (channel, raw_id)
+            if key not in cache:
+                cache[key] = self.get_template(m.template_id(channel, raw_id))
+            return raw_id, cache[key].variables
         template = self._find_template(channel, name, message.template_language)
         return m.split_template_id(template.remote_id)[1], template.variables
 

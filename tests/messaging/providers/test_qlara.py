@@ -590,6 +590,17 @@ class TestSending:
         sent = fake.messages[rcs.remote_id]["request"]
         assert sent["agentId"] == 10 and sent["body"]["type"] == "TEXT" and sent["maxSmsParts"] == 3
 
+    def test_template_by_id_with_positional_values(self, provider, fake):
+        tid = fake.seed_template("whatsapp", body="Ciao {name}, codice {code}")
+        for _ in range(2):
+            result = provider.send(OutboundMessage(to="+393401234567", channel="whatsapp",
+                                                   template_name=f"whatsapp:{tid}", variables=["Anna", "X1"]))  # fmt: skip
+            assert fake.messages[result.remote_id]["request"]["placeholders"] == {
+                "name": "Anna",
+                "code": "X1",
+            }
+        assert len(fake.requests_to("GET", rf"/whatsapp/templates/{tid}$")) == 1  # read once, then cached
+
     def test_unapproved_template_is_not_accepted(self, provider, fake):
         fake.seed_template("whatsapp", status="PENDING")
         result = provider.send(
