@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, FieldTextFilter, RelatedDropdownFilter
@@ -59,7 +60,7 @@ def report(request, account, result) -> None:
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(ModelAdmin):
     form = ProviderAccountForm
-    list_display = ["name", "provider_label", "health", "balance_text", "last_success_at", "is_active"]
+    list_display = ["name", "provider_label", "health", "balance_column", "last_success_at", "is_active"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name"]
     actions = ["test_connection_bulk"]
@@ -115,7 +116,10 @@ class ProviderAccountAdmin(ModelAdmin):
                 "Credentials",
                 {
                     "fields": credentials,
-                    "description": "Stored encrypted and never shown again. Leave a field blank to keep it.",
+                    "description": (
+                        "Stored encrypted and never shown again. Leave a field blank to keep it. "
+                        "A provider that needs none (like the sandbox) shows no fields here."
+                    ),
                 },
             ),
         ]
@@ -167,11 +171,15 @@ class ProviderAccountAdmin(ModelAdmin):
             colour = "text-amber-700"
         return format_html('<span class="{}">{}</span>', colour, text)
 
+    @display(description="Balance", ordering="balance_text")
+    def balance_column(self, obj):
+        return obj.balance_text or "—"
+
     @display(description="Balance")
     def balance(self, obj):
         if not obj.balance_text:
             return "—"
-        return f"{obj.balance_text} (checked {obj.balance_checked_at:%Y-%m-%d %H:%M})"
+        return f"{obj.balance_text} (checked {timezone.localtime(obj.balance_checked_at):%Y-%m-%d %H:%M})"
 
     @display(description="What it can do")
     def capability_list(self, obj):
