@@ -101,7 +101,12 @@ class LanguageFilter(DropdownFilter):
         # DISTINCT over a million rows costs more than the page: remember it for a few minutes.
         languages = cache.get("contacts:languages")
         if languages is None:
-            languages = sorted(Contact.objects.exclude(language="").values_list("language", flat=True).distinct()[:100])
+            languages = sorted(
+                Contact.objects.exclude(language="")
+                .order_by("language")
+                .values_list("language", flat=True)
+                .distinct()[:100]
+            )
             cache.set("contacts:languages", languages, 300)
         return [(code, code) for code in languages]
 
