@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -46,8 +47,8 @@ from ..base import (
     TemplateStatus,
     caps,
 )
-from ..errors import NotFound, Rejected
-from ..http import iter_pages, load_cursor
+from ..errors import AuthError, NotFound, Rejected
+from ..http import HttpClient, iter_pages, load_cursor
 from . import webhooks
 from .mapping import (
     campaign_from_api,
@@ -162,9 +163,7 @@ class SpokiProvider(Provider):
 
     def build_http(self):
         """The shared HttpClient, with Spoki's per-endpoint buckets and error bodies."""
-        from ..http import HttpClient
-
-        return HttpClient(
+        return SpokiHttpClient(
             base_url=self.base_url,
             provider=self.slug,
             account=self.account,
@@ -926,6 +925,45 @@ class SpokiProvider(Provider):
         """Create a V2 webhook for one event; the response carries the signing secret."""
         body = {"event": event, "version": 2, "url": url, "is_active": True}
         return self.http.post(self._path("external-webhooks"), json_body=body, bucket="webhooks")
+
+
+class SpokiHttpClient(HttpClient):
+    """HttpClient that tells Spoki's business refusals apart from refused credentials.
+
+    Spoki answers 403 both for a missing key and for rules such as "You can't delete a campaign
+    while it's processing" (spoki::403) or a custom field used by an automation (spoki::3005).
+    Only the first is an AuthError: the others are Rejected, so an account is not marked as
+    having bad credentials because a campaign was busy.
+    """
+
+    def request(self, method: str, path: str, **kwargs):
+        try:
+            return super().request(method, path, **kwargs)
+        except AuthError as exc:
+            if exc.status == 403 and _is_business_refusal(exc.body):
+                raise Rejected(
+                    f"Spoki refused the request (403): {exc.message.split(': ', 1)[-1]}",
+                    status=exc.status,
+                    provider=exc.provider,
+                    request_id=exc.request_id,
+                    body=exc.body,
+                    method=exc.method,
+                    path=exc.path,
+                ) from None
+            raise
+
+
+def _is_business_refusal(body: str) -> bool:
+    try:
+        payload = json.loads(body or "")
+    except ValueError:
+        return False
+    if not isinstance(payload, dict):
+        return False
+    words = f"{payload.get('detail', '')} {payload.get('datail', '')} {payload.get('title', '')}".lower()
+    if "credential" in words or "authoriz" in words or "api key" in words:
+        return False
+    return str(payload.get("code", "")).startswith("spoki::")
 
 
 # --- helpers ----------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from messaging.models import ProviderAccount
+from messaging.models import HttpLog, ProviderAccount
 from messaging.providers.base import (
     CampaignStatus,
     DeliveryUpdate,
@@ -30,7 +30,6 @@ from messaging.providers.errors import (
     AuthError,
     NotFound,
     NotSupported,
-    ProviderError,
     RateLimited,
     Rejected,
     Unavailable,
@@ -482,7 +481,7 @@ def test_custom_fields_crud_and_the_in_use_refusal(spoki):
     spoki.provider.delete_custom_field(created.remote_id)
     assert spoki.fake.custom_fields == {}
     used = spoki.fake.seed_custom_field("CITY", used=True)
-    with pytest.raises(ProviderError, match="present in one or more automations"):
+    with pytest.raises(Rejected, match="present in one or more automations"):
         spoki.provider.delete_custom_field(str(used))
 
 
@@ -555,7 +554,7 @@ def test_template_lifecycle(spoki):
     assert {t.name for t in spoki.provider.iter_templates()} == {"black_friday", "black_friday_1"}
 
     stored["_used"] = True
-    with pytest.raises(ProviderError, match="used in one or more automations"):
+    with pytest.raises(Rejected, match="used in one or more automations"):
         spoki.provider.delete_template(draft.remote_id)
     spoki.provider.delete_template(draft.remote_id, force=True)
     assert int(draft.remote_id) not in spoki.fake.templates
@@ -589,7 +588,7 @@ def test_campaigns_create_update_stats_and_delete(spoki):
             scheduled_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
         ))  # fmt: skip
     spoki.fake.campaigns[int(created.remote_id)]["status"] = "Processing"
-    with pytest.raises(ProviderError, match="while it's processing"):
+    with pytest.raises(Rejected, match="while it's processing"):
         spoki.provider.delete_campaign(created.remote_id)
     spoki.fake.campaigns[int(created.remote_id)]["status"] = "Completed"
     spoki.provider.delete_campaign(created.remote_id)
@@ -609,6 +608,11 @@ def test_automations_list_create_and_start_without_the_api_key(spoki):
     trigger = spoki.fake.requests_to("POST", r"^/wh/ap/")[-1]
     assert "x-spoki-api-key" not in trigger.headers  # the per-automation secret authenticates
     assert spoki.fake.automation_runs[-1]["metadata"] == {"order": 7}
+    # Every exchange is logged for staff, with the trigger secret redacted.
+    logged = HttpLog.objects.filter(account=spoki.account, path__startswith="/wh/ap/").get()
+    assert logged.status == 200 and automation["webhook_set"][0]["secret"] not in logged.request_body
+    assert '"secret": "***"' in logged.request_body
+    assert not HttpLog.objects.filter(response_body__contains=KEY).exists()
     contacts = [RemoteContact(phone=f"+39333000{i:04d}") for i in range(2, 5)]
     spoki.provider.start_automation_bulk(automation, contacts)
     assert len(spoki.fake.automation_runs) == 4 and len(spoki.fake.contacts) == 4
