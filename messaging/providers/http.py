@@ -146,12 +146,18 @@ def reset_rate_limiters():
 # --- helpers ---------------------------------------------------------------------------
 
 
+# user:password@ inside a URL (e.g. a webhook callback URL that carries its secret as Basic auth).
+URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@\"]*:)[^@/\s\"]+@", re.I)
+
+
 def redact(value: Any) -> Any:
     """Replace anything that looks like a secret in a JSON-ish value."""
     if isinstance(value, dict):
         return {k: ("***" if SECRET_KEYS.search(str(k)) else redact(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value[:50]]
+    if isinstance(value, str):
+        return URL_CREDENTIALS.sub(r"\1***@", value)
     return value
 
 
@@ -163,8 +169,9 @@ def trim_body(body: Any) -> str:
     if isinstance(body, str):
         with contextlib.suppress(ValueError):
             body = json.loads(body)
-    if not isinstance(body, str):
-        body = json.dumps(redact(body), ensure_ascii=False, default=str)
+    body = (
+        redact(body) if isinstance(body, str) else json.dumps(redact(body), ensure_ascii=False, default=str)
+    )
     return body if len(body) <= LOG_BODY_LIMIT else body[:LOG_BODY_LIMIT] + f"… ({len(body)} chars)"
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from messaging.models import ProviderAccount
+from messaging.models import HttpLog, ProviderAccount
 from messaging.providers.base import (
     CampaignStatus,
     DeliveryUpdate,
@@ -797,6 +797,9 @@ class TestWebhooks:
         assert provider.get_webhook()["callbackUrl"] == url + "?v=2"
         provider.delete_webhook()
         assert fake.webhook is None and provider.get_webhook() is None
+        logged = list(HttpLog.objects.values_list("request_body", "response_body"))
+        assert len(logged) >= 5 and not any(self.SECRET in body for row in logged for body in row)
+        assert any("qlara:***@sb.example.com" in row[0] for row in logged)  # the secret never reaches the log
 
     def test_signed_vendor_payload_is_accepted_and_parsed(self, provider, fake):
         # What Qlara sends to a callback URL holding credentials: requests derives Basic auth from it.
