@@ -28,8 +28,10 @@ import datetime as dt
 import itertools
 import json
 import math
+import re
 import time
 import uuid as uuidlib
+from collections import deque
 from typing import Any
 from urllib.parse import urlencode
 
@@ -63,6 +65,18 @@ class SpokiFake(FakeAPI):
     DOCUMENTED_LIMIT = (120, 60.0)
     DEFAULT_PAGE_SIZE = 20
     MAX_PAGE_SIZE = 100
+    # Per-endpoint limits from the descriptions ("Rate Limit: N/min"), enforced when
+    # `enforce_endpoint_limits` is on: (method, path regex, calls, seconds).
+    ENDPOINT_LIMITS = (
+        ("POST", r"^/api/1/contacts/sync_all/$", 1, 60.0),
+        ("POST", r"^/api/1/lists/\d+/sync_contacts/$", 1, 60.0),
+        ("*", r"^/api/1/contacts/(\d+/|sync/)?$", 120, 60.0),
+        ("*", r"^/api/1/(campaigns|custom-fields|reports|accounts)/", 5, 60.0),
+        ("GET", r"^/api/1/lists/", 5, 60.0),
+        ("*", r"^/api/1/automations/", 60, 60.0),
+        ("GET", r"^/api/1/tags/", 10, 60.0),
+        ("*", r"^/api/1/external-webhooks/", 30, 60.0),
+    )
 
     def __init__(self, api_key: str = "test-key", *, account_name: str = "MyShop", credit: int = 150_500):
         super().__init__()
@@ -94,6 +108,8 @@ class SpokiFake(FakeAPI):
         self.lie_about_next = False
         self.ignore_paging = False
         self.short_pages_at: int | None = None
+        self.enforce_endpoint_limits = False
+        self._endpoint_windows: dict[int, deque] = {}
 
     # -- hooks ------------------------------------------------------------------------------
 
@@ -106,6 +122,32 @@ class SpokiFake(FakeAPI):
         if key != self.api_key:
             return Response(401, {"code": "INVALID_REQUEST_HEADER", "message": "Invalid or missing API key"})
         return None
+
+    def dispatch(self, request: Request) -> Response:
+        if self.enforce_endpoint_limits:
+            wait = self._endpoint_wait(request)
+            if wait:
+                with self.lock:
+                    self.journal.append(request)
+                    self.rate_limited_count += 1
+                return self.retry_hint(wait)
+        return super().dispatch(request)
+
+    def _endpoint_wait(self, request: Request) -> int:
+        """Seconds until this endpoint's sliding window has room (0: it has room now, and is used)."""
+        now = time.monotonic()
+        with self.lock:
+            for index, (method, pattern, calls, per) in enumerate(self.ENDPOINT_LIMITS):
+                if method not in ("*", request.method) or not re.search(pattern, request.path):
+                    continue
+                window = self._endpoint_windows.setdefault(index, deque())
+                while window and now - window[0] >= per:
+                    window.popleft()
+                if len(window) >= calls:
+                    return max(1, math.ceil(per - (now - window[0])))
+                window.append(now)
+                return 0
+        return 0
 
     def _over_limit(self) -> bool:
         # Remember how long until the sliding window frees a slot, so the 429 says so (as DRF does).
@@ -1111,8 +1153,6 @@ def _int(value: Any) -> int | None:
 
 
 def _codes(text: str) -> list[str]:
-    import re
-
     return list(dict.fromkeys(re.findall(r"%%([A-Za-z0-9_]+)%%", text or "")))
 
 

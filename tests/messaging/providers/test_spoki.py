@@ -716,6 +716,16 @@ def test_a_5xx_on_a_send_is_never_retried(spoki):
     assert spoki.sleeps == []
 
 
+def test_a_read_timeout_on_a_send_is_not_retried_because_the_message_went_out(spoki):
+    spoki.provider.http.timeout = 0.3
+    spoki.fake.fail_next("timeout", delay=0.8)
+    with pytest.raises(Unavailable, match="unreachable"):
+        spoki.provider.send_text("+393330000001", "hello")
+    time.sleep(0.7)  # let the fake finish answering the request we gave up on
+    assert len(spoki.fake.requests_to("POST", "/messages/send/")) == 1
+    assert len(spoki.fake.messages) == 1  # it did go out: a retry would have sent it twice
+
+
 def test_a_5xx_on_a_get_is_retried(spoki):
     spoki.fake.seed_contacts(2)
     spoki.fake.fail_next(502)
@@ -754,6 +764,23 @@ def test_rate_limit_enforced_by_the_fake_ends_in_rate_limited(spoki):
     # The fake's 429 carries DRF's real wait (the window is 60 s), and the client honours it.
     assert 55 <= caught.value.retry_after <= 60 and spoki.fake.rate_limited_count == 3
     assert all(55 <= s <= 61 for s in spoki.sleeps)
+
+
+def test_the_fake_enforces_spokis_per_endpoint_limits_and_the_client_stays_inside_them(spoki):
+    spoki.fake.enforce_endpoint_limits = True
+    spoki.fake.seed_contacts(3)
+    batch = [RemoteContact(phone="+393990000001")]
+    spoki.provider.upsert_contacts(batch)
+    assert len(list(spoki.provider.iter_contacts())) == 4  # another endpoint has its own window
+    # Without the client's own bucket, a second sync_all inside the minute is refused by Spoki...
+    raw = spoki.provider.http.request("POST", "/api/1/contacts/sync_all/", json_body=[], ok_statuses=(429,))
+    assert raw.status_code == 429 and 55 <= int(raw.headers["Retry-After"]) <= 60
+    # ...and the client's bucket knows it must wait a minute before the next one.
+    before = len(spoki.sleeps)
+    spoki.provider.http.max_retries = 0
+    with pytest.raises(RateLimited):
+        spoki.provider.upsert_contacts(batch)
+    assert 55 < spoki.sleeps[before] <= 60
 
 
 def test_paging_stops_on_a_short_page_even_when_next_lies(spoki):
