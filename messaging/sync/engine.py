@@ -315,8 +315,13 @@ class SyncEngine:
                     seen.append(link.pk)
                     continue
                 page_phones.add(contact.phone)
+                before = self._link_state(link)
                 self._merge_linked(link, contact, remote, rstate, tags, now, changed, tag_updates, conflicts)
-                touched_links.append(link)
+                # Only links that changed are rewritten; the rest are just marked seen, in one UPDATE.
+                if self._link_state(link) != before:
+                    touched_links.append(link)
+                else:
+                    seen.append(link.pk)
                 continue
 
             phone = rstate.get("phone") or normalise_remote_phone(remote.phone)
@@ -405,6 +410,11 @@ class SyncEngine:
                     conflict.link = next((lk for lk in new_links if lk.remote_id == conflict.remote_id), None)
             SyncConflict.objects.bulk_create(conflicts)
         self._scan_seen += len(rows)
+
+    @staticmethod
+    def _link_state(link) -> tuple:
+        return (link.fingerprint, link.remote_fingerprint, link.synced_key, link.last_synced_at,
+                link.remote_version, link.remote_updated_at)  # fmt: skip
 
     def _merge_linked(self, link, contact, remote, rstate, tags, now, changed, tag_updates, conflicts):
         lstate = self.local_state(contact, tags)
