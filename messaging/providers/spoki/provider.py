@@ -138,11 +138,10 @@ class SpokiProvider(Provider):
             help="Language code used when a send does not name one, e.g. 'it'.",
         ),
     )  # fmt: skip
-    # What a Spoki contact stores. Tags are read-only over the API (only automation steps set them),
-    # so sync must not try to push them; opt-out, address, company etc. have no field at all.
-    contact_fields = frozenset(
-        {"phone", "first_name", "last_name", "email", "language", "custom_fields", "blocked"}
-    )
+    # What sync can round-trip on a Spoki contact. Tags are read-only over the API (only automation
+    # steps set them); `is_blocked` can be written (set_contact_blocked) but the REST contact never
+    # returns it (only webhooks do), so sync leaves it alone instead of pushing it forever.
+    contact_fields = frozenset({"phone", "first_name", "last_name", "email", "language", "custom_fields"})
     # Bulk pushes go through sync_all, which matches contacts by phone: a changed phone there makes a
     # new contact, so the sync engine treats the phone as the contact's key (new twin, old unlinked).
     contact_phone_immutable = True
@@ -197,6 +196,10 @@ class SpokiProvider(Provider):
         """Stream a DRF listing (or a bare array) page by page; the cursor is the next query."""
         state: dict[str, Any] = {"page_len": None, "seen": 0}
         start = load_cursor(cursor, {})
+        if isinstance(start, str):  # a bare query string ("page=3") is accepted too
+            start = {k: v[-1] for k, v in parse_qs(start.lstrip("?")).items()}
+        elif not isinstance(start, dict):
+            start = {"page": str(start)}
         resumed = bool(start)
 
         def fetch(query: dict) -> tuple[list, dict | None]:

@@ -401,6 +401,7 @@ def test_registry_and_capabilities():
     assert SpokiProvider.bulk_limit == 500
     assert all(f.secret for f in SpokiProvider.credential_fields)
     assert "tags" not in SpokiProvider.contact_fields  # read-only over the API
+    assert "blocked" not in SpokiProvider.contact_fields  # writable, but never returned by REST
 
 
 def test_check_connection_reports_the_account_and_credit(spoki):
@@ -422,6 +423,9 @@ def test_contacts_page_across_several_pages_and_resume_from_a_cursor(spoki):
     resumed = list(spoki.provider.iter_contact_pages(pages[0].cursor))
     assert [c.remote_id for p in resumed for c in p.items] == [str(i) for i in ids[20:]]
     assert spoki.fake.journal[-1].query["page"] == ["3"]
+    # A cursor saved as a bare query string or page number resumes too.
+    assert len([c for p in spoki.provider.iter_contact_pages("page=3") for c in p.items]) == 5
+    assert len([c for p in spoki.provider.iter_contact_pages("2") for c in p.items]) == 25
 
 
 def test_contact_create_get_update_block_and_delete(spoki):
