@@ -72,7 +72,6 @@ class SyncEngine:
         self.policy = self.account.conflict_policy
         self._problems: list[SyncError] = []
         self._unknown_custom: set[str] = set()
-        self._scan_seen = 0
 
     # -- driver --------------------------------------------------------------------------------
 
@@ -409,7 +408,6 @@ class SyncEngine:
                 if conflict.link is not None and conflict.link.pk is None:
                     conflict.link = next((lk for lk in new_links if lk.remote_id == conflict.remote_id), None)
             SyncConflict.objects.bulk_create(conflicts)
-        self._scan_seen += len(rows)
 
     @staticmethod
     def _link_state(link) -> tuple:
@@ -543,7 +541,10 @@ class SyncEngine:
         )
         if not missing.exists():
             return
-        if self._scan_seen == 0 and self.run.attempts <= 1 and self.run.pulled == 0:
+        scanned_any = RemoteLink.objects.filter(
+            account=self.account, kind=kind, last_seen_run=self.run.pk
+        ).exists()
+        if not scanned_any:
             # An empty listing while we hold links is more likely a wrong account than a wiped one.
             with transaction.atomic():
                 self.note(
@@ -846,7 +847,6 @@ class SyncEngine:
             if not remote.remote_id or not remote.name.strip():
                 self.error("list", f"A list without an id or name was skipped ({remote.remote_id!r}).")
                 continue
-            self._scan_seen += 1
             rstate = remote_list_state(remote)
             link = links.get(remote.remote_id)
             if link is not None:
@@ -948,7 +948,6 @@ class SyncEngine:
             )  # fmt: skip
 
     def reconcile_lists(self, cursor) -> None:
-        self._scan_seen = self._scan_seen  # lists counted in _pull_list_page
         self._reconcile(LIST)
 
     def push_deleted_lists(self, cursor) -> None:

@@ -430,3 +430,14 @@ def test_pull_queries_are_constant_per_page(account, store, settings):
     per_page_large = len(large.captured_queries) / pages_large
     assert per_page_large <= 15, per_page_large
     assert per_page_small <= 20, per_page_small
+
+
+def test_an_empty_list_listing_keeps_list_links_even_when_contacts_were_seen(account, store):
+    add_local(2)
+    ContactList.objects.create(name="Kept")
+    sync_account(account, "all", "both")
+    store.lists.clear()
+    run = sync_account(account, "all", "pull")
+    assert counts(run) == zero(pulled=2, unchanged=2)
+    assert RemoteLink.objects.filter(kind="list").count() == 1
+    assert "no lists at all" in run.problems.get(kind="list").message

@@ -178,3 +178,20 @@ def test_viewers_cannot_start_or_resolve(account, viewer, client):
     client.force_login(viewer)
     assert client.get(reverse("admin:messaging_syncrun_start") + f"?account={account.pk}").status_code == 403
     assert client.get(reverse("admin:messaging_syncrun_changelist")).status_code == 200
+
+
+def test_sync_now_on_a_list(account, store, manager, client, django_capture_on_commit_callbacks):
+    from contacts.models import ContactList
+
+    team = ContactList.objects.create(name="Team")
+    client.force_login(manager)
+    page = client.get(reverse("admin:contacts_contactlist_change", args=[team.pk]))
+    assert page.status_code == 200 and b"sync-now" in page.content
+    url = reverse("admin:messaging_syncrun_start") + f"?list={team.pk}"
+    assert b"memory account" in client.get(url).content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url)
+    run = SyncRun.objects.get()
+    assert response.status_code == 302
+    assert (run.resource, run.trigger, run.status, run.pushed) == ("lists", "button", "succeeded", 1)
+    assert [x.name for x in store.lists.values()] == ["Team"]
