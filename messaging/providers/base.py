@@ -383,6 +383,7 @@ class Provider:
         return HttpClient(
             base_url=self.base_url,
             provider=self.slug,
+            display_name=self.display_name,
             account=self.account,
             headers=self.auth_headers(),
             rate_limits=self.rate_limits,

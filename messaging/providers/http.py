@@ -13,12 +13,15 @@ import contextlib
 import contextvars
 import email.utils
 import hashlib
+import itertools
 import json
 import logging
+import os
 import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -54,8 +57,35 @@ def correlate(tag: str):
 # --- rate limiting ------------------------------------------------------------------------
 
 
+class SlidingWindow:
+    """At most `calls` calls in ANY window of `per_seconds` seconds (a sliding log), thread-safe.
+
+    reserve() books the earliest allowed moment for the next call and returns how long to
+    wait for it. Unlike a token bucket that starts full, this never lets through more than
+    the documented limit in any window, and it still runs at the full rate.
+    """
+
+    def __init__(self, calls: int, per_seconds: float, clock=time.monotonic):
+        self.calls = calls
+        self.per = per_seconds
+        self.clock = clock
+        self.booked: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def reserve(self) -> float:
+        with self.lock:
+            now = self.clock()
+            while self.booked and self.booked[0] <= now - self.per:
+                self.booked.popleft()
+            at = now
+            if len(self.booked) >= self.calls:
+                at = max(now, self.booked[-self.calls] + self.per)
+            self.booked.append(at)
+            return at - now
+
+
 class TokenBucket:
-    """A thread-safe token bucket: `calls` per `per_seconds`, starting full."""
+    """A thread-safe token bucket: `calls` per `per_seconds`, starting full (allows a burst)."""
 
     def __init__(self, calls: int, per_seconds: float, clock=time.monotonic):
         self.capacity = float(calls)
@@ -75,30 +105,34 @@ class TokenBucket:
             return 0.0 if self.tokens >= 0 else -self.tokens / self.rate
 
 
-class RedisTokenBucket:
-    """The same bucket kept in Redis, so every worker process shares one account's budget."""
+class RedisSlidingWindow:
+    """The same sliding window kept in Redis, so every worker process shares one account's budget."""
 
     SCRIPT = """
-    local key, capacity, rate, now = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-    local state = redis.call('HMGET', key, 'tokens', 'ts')
-    local tokens = tonumber(state[1]) or capacity
-    local ts = tonumber(state[2]) or now
-    tokens = math.min(capacity, tokens + (now - ts) * rate) - 1
-    redis.call('HSET', key, 'tokens', tokens, 'ts', now)
-    redis.call('EXPIRE', key, math.ceil(capacity / rate) + 60)
-    if tokens >= 0 then return '0' end
-    return tostring(-tokens / rate)
+    local key, calls, per, now, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - per)
+    local count = redis.call('ZCARD', key)
+    local at = now
+    if count >= calls then
+      local edge = redis.call('ZRANGE', key, count - calls, count - calls, 'WITHSCORES')
+      at = math.max(now, tonumber(edge[2]) + per)
+    end
+    redis.call('ZADD', key, at, member)
+    redis.call('PEXPIRE', key, math.ceil((at - now + per) * 1000) + 1000)
+    return tostring(at - now)
     """
 
     def __init__(self, client, key: str, calls: int, per_seconds: float):
         self.client = client
         self.key = key
-        self.capacity = calls
-        self.rate = calls / per_seconds
+        self.calls = calls
+        self.per = per_seconds
         self.script = client.register_script(self.SCRIPT)
+        self._seq = itertools.count()
 
     def reserve(self) -> float:
-        return float(self.script(keys=[self.key], args=[self.capacity, self.rate, time.time()]))
+        member = f"{os.getpid()}:{threading.get_ident()}:{next(self._seq)}:{random.random()}"
+        return float(self.script(keys=[self.key], args=[self.calls, self.per, time.time(), member]))
 
 
 _buckets: dict[tuple, Any] = {}
@@ -125,14 +159,14 @@ def get_bucket(scope: str, limit: RateLimit):
         if bucket is None:
             client = _redis_client()
             if client is not None:
-                bucket = RedisTokenBucket(
+                bucket = RedisSlidingWindow(
                     client,
                     f"sb:rl:{scope}:{limit.bucket}:{limit.calls}/{limit.per_seconds}",
                     limit.calls,
                     limit.per_seconds,
                 )
             else:
-                bucket = TokenBucket(limit.calls, limit.per_seconds)
+                bucket = SlidingWindow(limit.calls, limit.per_seconds)
             _buckets[key] = bucket
         return bucket
 
@@ -211,6 +245,7 @@ class HttpClient:
         *,
         base_url: str,
         provider: str,
+        display_name: str = "",
         account=None,
         headers: Mapping[str, str] | None = None,
         auth: Any = None,
@@ -225,6 +260,7 @@ class HttpClient:
     ):
         self.base_url = base_url.rstrip("/")
         self.provider = provider
+        self.display_name = display_name or provider.capitalize()
         self.account = account
         self.timeout = timeout if timeout is not None else getattr(settings, "PROVIDER_HTTP_TIMEOUT", 10.0)
         self.max_retries = max_retries
@@ -377,7 +413,7 @@ class HttpClient:
     # -- internals -------------------------------------------------------------------------
 
     def _name(self) -> str:
-        return self.provider.capitalize() if self.provider else "Provider"
+        return self.display_name or "Provider"
 
     @staticmethod
     def _why(exc: Exception) -> str:

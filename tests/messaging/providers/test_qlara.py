@@ -43,7 +43,7 @@ from messaging.providers.errors import (
     Unavailable,
     WebhookRejected,
 )
-from messaging.providers.http import TokenBucket, parse_retry_after
+from messaging.providers.http import SlidingWindow, parse_retry_after
 from messaging.providers.qlara import QlaraProvider
 from messaging.providers.qlara import mapping as m
 from messaging.providers.qlara import webhooks as qw
@@ -734,7 +734,7 @@ class TestFaults:
         """Simulated clock: pace 3 minutes of back-to-back calls through the declared buckets."""
         now = [0.0]
         limits = QlaraProvider.rate_limits if plan == "production" else QlaraProvider.trial_rate_limits
-        buckets = [TokenBucket(limit.calls, limit.per_seconds, clock=lambda: now[0]) for limit in limits]
+        buckets = [SlidingWindow(limit.calls, limit.per_seconds, clock=lambda: now[0]) for limit in limits]
         stamps = []
         while now[0] < 180:
             for bucket in buckets:  # what HttpClient._throttle does, sleeping on the fake clock
