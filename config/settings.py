@@ -198,6 +198,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status"; name each enum after its model so clients get stable names.
+    "ENUM_NAME_OVERRIDES": {
+        "ImportStatusEnum": "contacts.imports.models.ContactImport.Status",
+        "ExportStatusEnum": "contacts.imports.models.ContactExport.Status",
+        "SyncRunStatusEnum": "messaging.sync.models.SyncRun.Status",
+        "SyncConflictStatusEnum": "messaging.sync.models.SyncConflict.Status",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------
