@@ -660,13 +660,42 @@ def test_sends_text_buttons_list_and_template(spoki):
     assert request["header_media"] == {"url": "https://cdn.example/x.png", "filename": "x.png"}
     spoki.provider.add_note("+393330000001", "called back")
     assert spoki.fake.messages[4]["request"]["type"] == "Note"
+    # A carousel: one header media per card, optionally per language; named custom fields; button payloads.
+    cards = [{"url": "https://cdn.example/a.png", "filename": "a.png"},
+             {"url": "https://cdn.example/b-en.png", "filename": "b.png", "language": "en"}]  # fmt: skip
+    spoki.provider.send_template(
+        "+393330000001", str(template), variables={"FIRST_NAME": "Anna"}, header_media_set=cards,
+        buttons=[{"payload": "yes"}], reference="m-9",
+    )  # fmt: skip
+    carousel = spoki.fake.messages[5]["request"]
+    assert carousel["header_media_set"] == cards and carousel["custom_fields"] == {"FIRST_NAME": "Anna"}
+    assert carousel["buttons"] == [{"order": 0, "payload": "yes"}] and carousel["metadata"] == {
+        "reference": "m-9"
+    }
 
     with pytest.raises(NotSupported):
         spoki.provider.send(OutboundMessage(to="+393330000001", channel="sms", text="x"))
     with pytest.raises(NotFound):
         spoki.provider.send(OutboundMessage(to="+393330000001", channel="whatsapp", template_name="nope"))
     updates = list(spoki.provider.iter_messages())
-    assert len(updates) == 5 and {u.status for u in updates} == {"queued"}
+    assert len(updates) == 6 and {u.status for u in updates} == {"queued"}
+
+
+def test_sends_go_through_the_configured_channel(db, serve_fake):
+    server = serve_fake(SpokiFake(api_key=KEY))
+    server.fake.channels[17] = {"id": 17, "name": "Main WhatsApp", "platform": 1, "status": 3}
+    env = connect(server, settings={"channel_id": "17", "template_language": "it"})
+    env.provider.send_text("+393330000001", "via 17")
+    assert server.fake.messages[0]["request"]["channel_id"] == 17
+    assert [u.remote_message_id for u in env.provider.iter_messages(channel_id="17")] == [
+        str(server.fake.messages[0]["id"])
+    ]
+    with pytest.raises(NotFound, match="Channel not found"):
+        env.provider.send_text("+393330000001", "via 99", channel_id="99")
+    template = server.fake.seed_template("hello")
+    env.provider.send_template("+393330000001", "hello")
+    assert server.fake.messages[-1]["request"]["language"] == "it"
+    assert server.fake.messages[-1]["request"]["template"] == template
 
 
 def test_send_with_an_empty_answer_is_still_accepted(spoki):
