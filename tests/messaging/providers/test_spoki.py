@@ -369,6 +369,30 @@ def test_every_saved_example_of_a_route_the_client_uses_parses(entry):
         assert keys and all(keys), (entry["file"], saved["name"])
 
 
+DOCUMENTED_ERRORS = [
+    body
+    for path in sorted((FIXTURES / "descriptions").glob("*.json"))
+    for body in described(path.name)
+    if isinstance(body, dict) and any(k in body for k in ("datail", "detail", "error", "error_code"))
+]
+
+
+@pytest.mark.parametrize("body", DOCUMENTED_ERRORS, ids=lambda b: json.dumps(b)[:60])
+def test_every_error_body_in_the_descriptions_reads_as_a_sentence(body):
+    sentence = error_text(400, body)
+    detail = body.get("datail", body.get("detail"))
+    if isinstance(detail, str):
+        assert detail in sentence
+    else:  # nested field errors name the field and keep the message
+        assert (
+            "This field is required." in sentence
+            or "belong to your account" in sentence
+            or "step_type" in sentence
+        )
+    if str(body.get("code", "")).startswith("spoki::"):
+        assert sentence.endswith(f"[{body['code']}]")
+
+
 # --- (b) every hook against the fake over real HTTP ---------------------------------------------------
 
 
