@@ -993,7 +993,9 @@ def unpage(body: Any) -> tuple[list, dict | None, int | None]:
 def error_text(status: int, body: Any) -> str:
     """A readable sentence from any of Spoki's error bodies."""
     if isinstance(body, str):
-        return body.strip()[:300] or f"HTTP {status}"
+        # nginx answers 5xx with an HTML page: keep its words, not its tags.
+        plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).strip()
+        return plain[:300] or f"HTTP {status}"
     if isinstance(body, list):
         return "; ".join(str(item) for item in body[:5]) or f"HTTP {status}"
     if not isinstance(body, dict):

@@ -767,7 +767,7 @@ def test_429_is_retried_honouring_the_retry_after_hint(spoki):
 
 def test_a_5xx_on_a_send_is_never_retried(spoki):
     spoki.fake.fail_next(503)
-    with pytest.raises(Unavailable, match="503"):
+    with pytest.raises(Unavailable, match=r"503: 503 Server Error$"):
         spoki.provider.send_text("+393330000001", "hello")
     assert len(spoki.fake.requests_to("POST", "/messages/send/")) == 1
     assert spoki.sleeps == []
