@@ -330,6 +330,8 @@ def test_connection(account: ProviderAccount) -> ConnectionCheck:
             info = provider.check_connection()
         except (ProviderError, SecretUnreadable) as exc:
             result = describe_failure(exc, account)
+        except ImproperlyConfigured as exc:  # the provider was removed from SWITCHBOARD_PROVIDERS
+            result = ConnectionCheck(ok=False, detail=str(exc), status="error")
         else:
             result = ConnectionCheck(
                 ok=info.ok, detail=info.detail, balance=info.balance, currency=info.currency,

@@ -431,3 +431,9 @@ def test_list_pages_do_not_query_per_row(manager_api, manager_client):
     few = counts()
     add(8, 2)
     assert counts() == few
+
+
+def test_an_account_whose_provider_was_uninstalled_says_so(keyed, settings):
+    settings.SWITCHBOARD_PROVIDERS = ["messaging.providers.sandbox.SandboxProvider"]
+    result = services.test_connection(keyed)
+    assert not result.ok and "No provider 'keyed' is installed" in result.detail
