@@ -18,9 +18,12 @@ bulk_create/bulk_update. Both follow the same rules:
 
 from __future__ import annotations
 
+import contextlib
 import csv as _csv
 import json
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -229,6 +232,7 @@ class Preparer:
         self.normalise = V.PhoneNormaliser(options.country or _default_country())
         self.custom_fields = custom_fields
         self.max_len = max_lengths()
+        self._cf_cache: dict = {}
 
     def __call__(self, index, line, raw, values, phones, error) -> Row | Rejection:
         if error:
@@ -275,6 +279,24 @@ class Preparer:
         return Row(index, line, phone, secondary, attrs, fields, tags)
 
     def _custom(self, key, value):
+        # Files repeat their values (tiers, points, dates): clean each distinct one once.
+        try:
+            hit = self._cf_cache.get((key, value))
+        except TypeError:  # unhashable
+            return self._clean_custom(key, value)
+        if hit is None:
+            try:
+                hit = (True, self._clean_custom(key, value))
+            except ValueError as exc:
+                hit = (False, str(exc))
+            if len(self._cf_cache) > 100_000:
+                self._cf_cache.clear()
+            self._cf_cache[(key, value)] = hit
+        if hit[0]:
+            return hit[1]
+        raise ValueError(hit[1])
+
+    def _clean_custom(self, key, value):
         from django.core.exceptions import ValidationError
 
         definition = self.custom_fields.get(key)
@@ -286,6 +308,8 @@ class Preparer:
             text = value.strip()
             if text.replace(".", "", 1).isdigit() and len(text.split(".")[0]) <= 5:
                 value = V.parse_date(text)  # an Excel serial exported as text
+            elif V.DATE_FAST.match(text):
+                value = V.parse_date(text)
         elif definition.type != CustomField.Type.NUMBER:
             value = V.cell_text(value).strip() if not isinstance(value, bool) else value
         try:
@@ -653,73 +677,151 @@ def run(
     rejected = rejected_sink
     if rejected is None and rejected_path:
         rejected = RejectedFile(rejected_path, source.headers, rejected_offset)
-    seen: set[str] = set()
     started = time.monotonic()
+    batches = _BatchProducer(source, prepare, start_index, batch_size, limit)
     done_this_run = 0
-    batch: dict[str, Row] = {}
-    dups: dict[str, Row] = {}
-    rejections: list[Rejection] = []
-    batch_rows = 0
-    index = -1
     try:
-        for index, (line, raw, vals, phones, error) in enumerate(source.items):
+        for batch in batches:
+            done_this_run += batch.rows
+            counts.merged += batch.merged
+            _commit(writer, options, batch, rejected, counts, on_batch, source, started, done_this_run)
+    finally:
+        batches.stop()
+        if rejected:
+            rejected.close()
+    return counts
+
+
+@dataclass
+class Batch:
+    primary: dict[str, Row]
+    dups: dict[str, Row]  # phones an earlier batch already wrote
+    rejections: list[Rejection]
+    rows: int
+    merged: int
+    cursor: int  # rows of the file done once this batch commits
+    position: int
+    final: bool = False
+
+
+class _BatchProducer:
+    """Reads, normalises and dedupes rows into batches in a thread, while the caller writes.
+
+    Parsing is Python work and writing is mostly database work: overlapping them keeps both
+    of a small machine's cores busy. The queue holds at most two batches (bounded memory).
+    The thread never touches the database.
+    """
+
+    def __init__(self, source, prepare, start_index, batch_size, limit):
+        self.source, self.prepare = source, prepare
+        self.start_index, self.batch_size, self.limit = start_index, batch_size, limit
+        self.queue = queue.Queue(maxsize=2)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._produce, name="import-reader", daemon=True)
+        self.thread.start()
+
+    def __iter__(self):
+        while True:
+            kind, value = self.queue.get()
+            if kind == "error":
+                raise value
+            yield value
+            if value.final:
+                return
+
+    def stop(self):
+        self.stopping.set()
+        while self.thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self.queue.get(timeout=0.05)  # unblock a producer waiting on a full queue
+        self.thread.join()
+
+    def _put(self, item) -> bool:
+        while not self.stopping.is_set():
+            try:
+                self.queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self):
+        try:
+            self._batches()
+        except BaseException as exc:  # handed to the consumer, which raises it in its own thread
+            self._put(("error", exc))
+        finally:
+            items = self.source.items
+            if hasattr(items, "close"):
+                items.close()
+
+    def _batches(self):
+        seen: set[str] = set()
+        prepare, start_index, limit = self.prepare, self.start_index, self.limit
+        primary: dict[str, Row] = {}
+        dups: dict[str, Row] = {}
+        rejections: list[Rejection] = []
+        rows = merged = 0
+        index = -1
+        for index, (line, raw, vals, phones, error) in enumerate(self.source.items):
+            if self.stopping.is_set():
+                return
             if limit is not None and index >= limit:
                 index -= 1
                 break
             item = prepare(index, line, raw, vals, phones, error)
             if index < start_index:
                 # Already committed by an earlier attempt: only remember its phone for dedupe.
-                if isinstance(item, Row):
+                if type(item) is Row:
                     seen.add(item.phone)
                 continue
-            batch_rows += 1
-            if isinstance(item, Rejection):
+            rows += 1
+            if type(item) is Rejection:
                 rejections.append(item)
-            elif item.phone in batch:
-                merge_rows(batch[item.phone], item)
-                counts.merged += 1
-            elif item.phone in seen:
-                if item.phone in dups:
-                    merge_rows(dups[item.phone], item)
-                else:
-                    dups[item.phone] = item
-                counts.merged += 1
             else:
-                batch[item.phone] = item
-            if batch_rows >= batch_size:
-                done_this_run += batch_rows
-                _commit(writer, options, batch, dups, rejections, rejected, counts, index + 1, seen, on_batch,
-                        source, started, done_this_run)  # fmt: skip
-                batch, dups, rejections, batch_rows = {}, {}, [], 0
-        done_this_run += batch_rows
-        _commit(writer, options, batch, dups, rejections, rejected, counts, index + 1, seen, on_batch,
-                source, started, done_this_run, final=True)  # fmt: skip
-    finally:
-        if rejected:
-            rejected.close()
-    return counts
+                phone = item.phone
+                if phone in primary:
+                    merge_rows(primary[phone], item)
+                    merged += 1
+                elif phone in seen:
+                    if phone in dups:
+                        merge_rows(dups[phone], item)
+                    else:
+                        dups[phone] = item
+                    merged += 1
+                else:
+                    primary[phone] = item
+            if rows >= self.batch_size:
+                seen.update(primary)
+                batch = Batch(primary, dups, rejections, rows, merged, index + 1, self.source.position())
+                if not self._put(("batch", batch)):
+                    return
+                primary, dups, rejections, rows, merged = {}, {}, [], 0, 0
+        seen.update(primary)
+        self._put(
+            ("batch", Batch(primary, dups, rejections, rows, merged, index + 1, self.source.size, True))
+        )
 
 
-def _commit(writer, options, batch, dups, rejections, rejected, counts, cursor, seen, on_batch, source, started,
-            done_this_run, final=False):  # fmt: skip
-    rows = list(batch.values())
+def _commit(writer, options, batch: Batch, rejected, counts, on_batch, source, started, done_this_run):
+    rows = list(batch.primary.values())
     with transaction.atomic():
         if writer is not None:
             created, updated, unchanged = writer.write(rows, options.update_mode)
             # Rows whose phone an earlier batch already wrote: merge into that contact.
-            writer.write(list(dups.values()), "fill")
+            writer.write(list(batch.dups.values()), "fill")
         else:
             created, updated, unchanged = _classify(rows, options.update_mode)
         counts.created += created
         counts.updated += updated
         counts.unchanged += unchanged
-        counts.rejected += len(rejections)
-        counts.processed = cursor
-        if final:
-            counts.total_rows = cursor
+        counts.rejected += len(batch.rejections)
+        counts.processed = batch.cursor
+        if batch.final:
+            counts.total_rows = batch.cursor
         offset = 0
         if rejected:
-            for rej in rejections:
+            for rej in batch.rejections:
                 rejected.add(rej)
             offset = rejected.flush()
         elapsed = max(time.monotonic() - started, 1e-6)
@@ -727,15 +829,14 @@ def _commit(writer, options, batch, dups, rejections, rejected, counts, cursor, 
             on_batch(
                 Progress(
                     counts=counts,
-                    cursor=cursor,
-                    position=source.size if final else source.position(),
+                    cursor=batch.cursor,
+                    position=batch.position,
                     size=source.size,
                     rejected_offset=offset,
                     rate=done_this_run / elapsed,
                     errors={},
                 )
             )
-    seen.update(batch)
 
 
 def _classify(rows: list[Row], mode: str) -> tuple[int, int, int]:

@@ -174,7 +174,7 @@ def test_vcards(media):
         "merged": 0,
         "rejected": 2,
     }
-    assert Contact.objects.get(phone="+447700900999").secondary_phones == ["+442079460000"]
+    assert Contact.objects.get(phone="+447911123456").secondary_phones == ["+442079460000"]
     assert Contact.objects.get(phone="+12025550143").notes == "Birthday (no year): 04-12"
 
 
