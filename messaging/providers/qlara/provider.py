@@ -95,12 +95,10 @@ class QlaraProvider(Provider):
     )  # fmt: skip
     # Per API key (MD "Rate Limits"): production 1,000/min with 50/s bursts; trial 100/min, 10/s.
     DOCUMENTED_LIMITS = {"production": ((1000, 60.0), (50, 1.0)), "trial": ((100, 60.0), (10, 1.0))}
-    # A token bucket that is full at the start of a window lets through its capacity *plus* what
-    # refills during the window, up to twice the limit if Qlara counts in sliding windows. So the
-    # buckets are small: 47 per 3 s (940/min, at most 987 in any minute) and 25/s (at most 50 in
-    # any second), i.e. 94 % of the documented rate without ever crossing it.
-    rate_limits = (RateLimit(47, 3.0), RateLimit(25, 1.0))
-    trial_rate_limits = (RateLimit(9, 6.0), RateLimit(5, 1.0))
+    # The HTTP layer paces with sliding windows, never over a limit in any window, so the
+    # documented limits are declared as they are.
+    rate_limits = (RateLimit(1000, 60.0), RateLimit(50, 1.0))
+    trial_rate_limits = (RateLimit(100, 60.0), RateLimit(10, 1.0))
     # Membership add/remove takes many contact ids per call; contacts themselves go one by one.
     bulk_limit = 500
     # PM allows limit up to 1000 on contacts, lists and members; MD's offset scheme caps at 100,
