@@ -157,3 +157,47 @@ def test_real_clients_against_their_fakes(slug, settings, serve_fake):
     code, output = run("Wrong", "--json")
     assert code == 1 and last_json(output)["status"] == "auth_failed", output
     assert "bad-key" not in output
+
+
+def test_run_fake_names_a_missing_fake_and_finds_the_one_class():
+    from messaging.management.commands.run_fake import find_fake_class
+
+    with pytest.raises(CommandError, match=r"no fake for 'acme' yet \(expected tests/fakes/acme.py\)"):
+        call_command("run_fake", "acme")
+    with pytest.raises(CommandError, match="not a provider slug"):
+        find_fake_class("../etc")
+    from tests.fakes.base import FakeAPI
+
+    for slug in ("qlara", "spoki", "myoperator", "spryng"):
+        try:
+            cls = find_fake_class(slug)
+        except CommandError:
+            continue  # that fake is not written yet
+        assert issubclass(cls, FakeAPI) and cls.__module__ == f"tests.fakes.{slug}"
+
+
+def test_run_fake_serves_over_http_until_stopped():
+    import requests
+
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_fake", "spoki", "--api-key", "demo-key"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = process.stdout.readline()
+        if not line:  # the command ended at once: say why
+            pytest.skip(process.stderr.read().strip() or "run_fake did not start")
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:")
+        assert (
+            requests.get(
+                f"{url}/api/1/contacts/", headers={"X-Spoki-Api-Key": "wrong"}, timeout=5
+            ).status_code
+            == 401
+        )
+        answer = requests.get(f"{url}/api/1/contacts/", headers={"X-Spoki-Api-Key": "demo-key"}, timeout=5)
+        assert answer.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
