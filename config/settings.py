@@ -151,6 +151,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),  # kombu's default is ./control
         "store_processed": False,
     }
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)

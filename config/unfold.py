@@ -134,7 +134,7 @@ UNFOLD = {
                         "title": _("Provider accounts"),
                         "icon": "hub",
                         "link": admin_url("admin:messaging_provideraccount_changelist"),
-                        "permission": _can("messaging.view_provideraccount"),
+                        "permission": _can("messaging.change_provideraccount"),
                     },
                     {
                         "title": _("Sync runs"),

@@ -22,6 +22,8 @@ EDITOR_MODELS = {
 MANAGER_EXTRA_APPS = ("auth", "authtoken")
 # Actions on these models are not for people, whatever their role.
 READ_ONLY_MODELS = {("messaging", "httplog")}
+# Only Managers see these at all (accounts hold credentials and cost money).
+MANAGER_ONLY_MODELS = {("messaging", "provideraccount")}
 
 
 def permissions_for(role: str, Permission):
@@ -33,6 +35,8 @@ def permissions_for(role: str, Permission):
         if app not in OUR_APPS + MANAGER_EXTRA_APPS:
             continue
         is_view = action == "view"
+        if role != "Manager" and (app, model) in MANAGER_ONLY_MODELS:
+            continue
         if role == "Viewer":
             ok = is_view and app in OUR_APPS
         elif role == "Editor":

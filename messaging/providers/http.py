@@ -452,7 +452,7 @@ class HttpClient:
     def _record(self, method, url, params, sent, response, started, error: str) -> None:
         duration_ms = int((time.monotonic() - started) * 1000)
         status = response.status_code if response is not None else None
-        logger.info(
+        logger.debug(
             "%s %s %s %s → %s in %d ms", self.provider, method, url.split("?")[0], "", status, duration_ms
         )
         if not self.log:

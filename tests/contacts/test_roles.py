@@ -13,7 +13,8 @@ def test_roles_exist_with_the_right_permissions():
     assert ("contacts", "view_contact") in viewer and ("contacts", "change_contact") not in viewer
     assert {("contacts", "add_contact"), ("contacts", "change_contactlist")} <= editor
     assert ("messaging", "change_provideraccount") not in editor
-    assert ("messaging", "view_provideraccount") in editor
+    assert ("messaging", "view_provideraccount") not in editor | viewer  # accounts are Manager-only
+    assert ("messaging", "view_httplog") in viewer
     assert {("messaging", "change_provideraccount"), ("auth", "change_user")} <= manager
     assert ("auth", "change_user") not in editor
 
