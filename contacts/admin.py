@@ -493,4 +493,6 @@ class TagAdmin(ModelAdmin):
     def contacts_column(self, obj):
         url = reverse("admin:contacts_contact_changelist") + f"?tag={obj.pk}"
         return format_html('<a class="underline" href="{}">{}</a>', url, obj.contact_count)
+
+
 from .imports import admin as _imports_admin  # noqa: E402,F401
