@@ -16,8 +16,17 @@ def _url(name: str) -> str:
 admin_url = lazy(_url, str)
 
 
-def _can(perm: str):
-    return lambda request: request.user.has_perm(perm)
+def _exists(name: str) -> bool:
+    try:
+        reverse(name)
+    except NoReverseMatch:
+        return False
+    return True
+
+
+def _can(perm: str, url_name: str | None = None):
+    """Show an entry to people with `perm`, and only once its page exists (later issues add some)."""
+    return lambda request: request.user.has_perm(perm) and (url_name is None or _exists(url_name))
 
 
 UNFOLD = {
@@ -56,25 +65,25 @@ UNFOLD = {
                         "title": _("Contacts"),
                         "icon": "contacts",
                         "link": admin_url("admin:contacts_contact_changelist"),
-                        "permission": _can("contacts.view_contact"),
+                        "permission": _can("contacts.view_contact", "admin:contacts_contact_changelist"),
                     },
                     {
                         "title": _("Imports"),
                         "icon": "upload_file",
                         "link": admin_url("admin:contacts_contactimport_changelist"),
-                        "permission": _can("contacts.view_contactimport"),
+                        "permission": _can("contacts.view_contactimport", "admin:contacts_contactimport_changelist"),
                     },
                     {
                         "title": _("Custom fields"),
                         "icon": "tune",
                         "link": admin_url("admin:contacts_customfield_changelist"),
-                        "permission": _can("contacts.view_customfield"),
+                        "permission": _can("contacts.view_customfield", "admin:contacts_customfield_changelist"),
                     },
                     {
                         "title": _("Tags"),
                         "icon": "sell",
                         "link": admin_url("admin:contacts_tag_changelist"),
-                        "permission": _can("contacts.view_tag"),
+                        "permission": _can("contacts.view_tag", "admin:contacts_tag_changelist"),
                     },
                 ],
             },
@@ -86,7 +95,7 @@ UNFOLD = {
                         "title": _("Lists"),
                         "icon": "format_list_bulleted",
                         "link": admin_url("admin:contacts_contactlist_changelist"),
-                        "permission": _can("contacts.view_contactlist"),
+                        "permission": _can("contacts.view_contactlist", "admin:contacts_contactlist_changelist"),
                     },
                 ],
             },
@@ -98,7 +107,7 @@ UNFOLD = {
                         "title": _("Message templates"),
                         "icon": "description",
                         "link": admin_url("admin:messaging_messagetemplate_changelist"),
-                        "permission": _can("messaging.view_messagetemplate"),
+                        "permission": _can("messaging.view_messagetemplate", "admin:messaging_messagetemplate_changelist"),
                     },
                 ],
             },
@@ -110,7 +119,7 @@ UNFOLD = {
                         "title": _("Campaigns"),
                         "icon": "campaign",
                         "link": admin_url("admin:campaigns_campaign_changelist"),
-                        "permission": _can("campaigns.view_campaign"),
+                        "permission": _can("campaigns.view_campaign", "admin:campaigns_campaign_changelist"),
                     },
                 ],
             },
@@ -122,7 +131,7 @@ UNFOLD = {
                         "title": _("Automations"),
                         "icon": "bolt",
                         "link": admin_url("admin:campaigns_automation_changelist"),
-                        "permission": _can("campaigns.view_automation"),
+                        "permission": _can("campaigns.view_automation", "admin:campaigns_automation_changelist"),
                     },
                 ],
             },
@@ -134,19 +143,19 @@ UNFOLD = {
                         "title": _("Provider accounts"),
                         "icon": "hub",
                         "link": admin_url("admin:messaging_provideraccount_changelist"),
-                        "permission": _can("messaging.change_provideraccount"),
+                        "permission": _can("messaging.change_provideraccount", "admin:messaging_provideraccount_changelist"),
                     },
                     {
                         "title": _("Sync runs"),
                         "icon": "sync",
                         "link": admin_url("admin:messaging_syncrun_changelist"),
-                        "permission": _can("messaging.view_syncrun"),
+                        "permission": _can("messaging.view_syncrun", "admin:messaging_syncrun_changelist"),
                     },
                     {
                         "title": _("HTTP log"),
                         "icon": "receipt_long",
                         "link": admin_url("admin:messaging_httplog_changelist"),
-                        "permission": _can("messaging.view_httplog"),
+                        "permission": _can("messaging.view_httplog", "admin:messaging_httplog_changelist"),
                     },
                 ],
             },
@@ -158,13 +167,13 @@ UNFOLD = {
                         "title": _("Users"),
                         "icon": "person",
                         "link": admin_url("admin:auth_user_changelist"),
-                        "permission": _can("auth.view_user"),
+                        "permission": _can("auth.view_user", "admin:auth_user_changelist"),
                     },
                     {
                         "title": _("Roles"),
                         "icon": "group",
                         "link": admin_url("admin:auth_group_changelist"),
-                        "permission": _can("auth.view_group"),
+                        "permission": _can("auth.view_group", "admin:auth_group_changelist"),
                     },
                 ],
             },

@@ -165,9 +165,9 @@ class ContactAdmin(ModelAdmin):
     show_full_result_count = False
     filter_horizontal = ["tags"]
     actions = ["add_to_list", "remove_from_list", "tag", "opt_out", "delete_contacts", "restore"]
-    readonly_fields = ["opted_out_at", "created_at", "updated_at", "secondary_phones"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones"]
     fieldsets = [
-        (None, {"fields": ["phone", ("first_name", "last_name"), "email", "secondary_phones"]}),
+        (None, {"fields": ["phone", ("first_name", "last_name"), "email", "other_phones"]}),
         ("Details", {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
         (
             "Address",
@@ -218,6 +218,10 @@ class ContactAdmin(ModelAdmin):
     def name_column(self, obj):
         name = f"{obj.first_name} {obj.last_name}".strip()
         return name or "—"
+
+    @display(description="Other numbers")
+    def other_phones(self, obj):
+        return ", ".join(obj.secondary_phones or []) or "—"
 
     @display(description="Lists")
     def lists_column(self, obj):
