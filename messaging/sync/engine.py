@@ -378,7 +378,9 @@ class SyncEngine:
                 state = self.local_state(contact, {contact.pk: new_tags or []})
                 link.fingerprint = fingerprint(state) if same(state, rstate) else ""
                 link.remote_fingerprint = fingerprint(rstate)
-                link.synced_key, link.last_synced_at = contact.phone, now
+                # bulk_create stamped updated_at (auto_now) a moment after `now`: take its value,
+                # or every new contact would look edited to the push phase.
+                link.synced_key, link.last_synced_at = contact.phone, max(now, contact.updated_at)
                 if new_tags:
                     tag_updates[contact.pk] = new_tags
         if changed:
@@ -669,11 +671,10 @@ class SyncEngine:
             if todo:
                 self._push_batch(todo, tags, bulk)
             with transaction.atomic():
-                now = timezone.now()
-                for link in quiet:
-                    link.last_synced_at = now
                 if quiet:
-                    RemoteLink.objects.bulk_update(quiet, ["last_synced_at"])
+                    RemoteLink.objects.filter(pk__in=[lk.pk for lk in quiet]).update(
+                        last_synced_at=timezone.now()
+                    )
                 self._save_push_results()
                 self.checkpoint("contacts:push_changed", last)
 

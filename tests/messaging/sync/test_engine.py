@@ -441,3 +441,12 @@ def test_an_empty_list_listing_keeps_list_links_even_when_contacts_were_seen(acc
     assert counts(run) == zero(pulled=2, unchanged=2)
     assert RemoteLink.objects.filter(kind="list").count() == 1
     assert "no lists at all" in run.problems.get(kind="list").message
+
+
+def test_contacts_created_by_a_pull_are_not_push_candidates(account, store):
+    for i in range(5):
+        store.add_contact(phone=f"+39333140{i:04d}", first_name=f"P{i}")
+    sync_account(account, "contacts", "pull")
+    from django.db.models import F
+
+    assert not RemoteLink.objects.filter(contact__updated_at__gt=F("last_synced_at")).exists()
