@@ -57,6 +57,12 @@ def correlate(tag: str):
 # --- rate limiting ------------------------------------------------------------------------
 
 
+def transit_margin(per_seconds: float) -> float:
+    """How much longer than documented our windows are: 30 ms at least (per-second limits feel
+    transit jitter most), 1 % of longer windows, never more than half a second."""
+    return min(0.5, max(0.03, per_seconds * 0.01))
+
+
 class SlidingWindow:
     """At most `calls` calls in ANY window of `per_seconds` seconds (a sliding log), thread-safe.
 
@@ -69,7 +75,7 @@ class SlidingWindow:
         self.calls = calls
         # A hair longer than documented: a call booked at t reaches the provider a little after t,
         # so two calls `per` apart here can land slightly less than `per` apart there.
-        self.per = per_seconds + (min(0.5, per_seconds * 0.01) if margin is None else margin)
+        self.per = per_seconds + (transit_margin(per_seconds) if margin is None else margin)
         self.clock = clock
         self.booked: deque[float] = deque()
         self.lock = threading.Lock()
@@ -128,7 +134,7 @@ class RedisSlidingWindow:
         self.client = client
         self.key = key
         self.calls = calls
-        self.per = per_seconds + min(0.5, per_seconds * 0.01)  # see SlidingWindow
+        self.per = per_seconds + transit_margin(per_seconds)  # see SlidingWindow
         self.script = client.register_script(self.SCRIPT)
         self._seq = itertools.count()
 
