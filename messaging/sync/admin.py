@@ -173,8 +173,12 @@ class SyncConflictAdmin(ModelAdmin):
             if not can_resolve or keep not in ("ours", "theirs"):
                 raise PermissionDenied
             resolve_conflict(conflict, keep, user=request.user)
+            if keep == "ours":
+                # Send ours now rather than at the next scheduled run.
+                resource = "contacts" if conflict.kind == RemoteLink.Kind.CONTACT else "lists"
+                start_sync(conflict.account, resource, "push", trigger="button", user=request.user)
             words = (
-                "Switchboard's version was kept; it goes out on the next sync."
+                "Switchboard's version was kept and is being sent."
                 if keep == "ours"
                 else ("The provider's version was kept and applied here.")
             )

@@ -306,8 +306,11 @@ class SyncLock(models.Model):
 # --- keep each account's schedule in step with its settings --------------------------------------
 
 
-def _schedule_on_save(sender, instance, **kwargs):
+def _schedule_on_save(sender, instance, update_fields=None, **kwargs):
     from .services import schedule_account_sync
+
+    if update_fields is not None and not {"sync_interval_minutes", "is_active"} & set(update_fields):
+        return  # a health or balance update: the schedule cannot have changed
 
     schedule_account_sync(instance)
 

@@ -44,3 +44,33 @@ def test_sync_now_runs_and_shows_its_counts(live_server, admin_login, manager, s
     page.goto(f"{live_server.url}/admin/messaging/syncrun/{run.pk}/change/")
     page.get_by_role("link", name=re.compile("requests made by this run")).click()
     expect(page.get_by_text("/contacts/sync_all/").first).to_be_visible()
+
+
+def test_a_held_conflict_is_resolved_in_the_admin(live_server, admin_login, manager, serve_fake):
+    from messaging.sync.models import SyncConflict
+    from messaging.sync.services import sync_account
+    from tests.fakes.spoki import SpokiFake
+
+    server = serve_fake(SpokiFake(api_key="browser-key"))
+    [remote_id] = server.fake.seed_contacts(1)
+    phone = server.fake.contacts[remote_id]["phone"]
+    contact = Contact.objects.create(phone=phone, first_name="Ours")
+    account = ProviderAccount.objects.create(
+        provider="spoki", name="Spoki hold", base_url=server.url, credentials={"api_key": "browser-key"},
+        conflict_policy="hold",
+    )  # fmt: skip
+    run = sync_account(account, "contacts", "pull")
+    assert (run.status, run.conflicts) == ("partial", 1)
+    conflict = SyncConflict.objects.get()
+
+    page = admin_login(manager)
+    page.goto(f"{live_server.url}/admin/messaging/syncconflict/{conflict.pk}/change/")
+    row = page.locator('tr[data-field="first_name"]')
+    expect(row.locator(".ours")).to_have_text("Ours")
+    expect(row.locator(".theirs")).to_have_text("Name0")
+    page.get_by_role("button", name="Keep theirs").click()
+    page.wait_for_url(re.compile(r".*/admin/messaging/syncconflict/$"))
+    expect(page.get_by_text("The provider's version was kept")).to_be_visible()
+    contact.refresh_from_db()
+    conflict.refresh_from_db()
+    assert (contact.first_name, conflict.status) == ("Name0", "kept_theirs")

@@ -195,3 +195,20 @@ def test_sync_now_on_a_list(account, store, manager, client, django_capture_on_c
     assert response.status_code == 302
     assert (run.resource, run.trigger, run.status, run.pushed) == ("lists", "button", "succeeded", 1)
     assert [x.name for x in store.lists.values()] == ["Team"]
+
+
+def test_keep_ours_in_the_admin_sends_ours_at_once(
+    make_account, manager, client, django_capture_on_commit_callbacks
+):
+    account = make_account(conflict_policy="hold")
+    store = MemoryProvider.store_for(account)
+    Contact.objects.create(phone="+393331200001", first_name="Ours")
+    store.add_contact(phone="+393331200001", first_name="Theirs")
+    sync_account(account, "contacts", "both")
+    conflict = SyncConflict.objects.get()
+    client.force_login(manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:messaging_syncconflict_change", args=[conflict.pk]), {"keep": "ours"})
+    push = SyncRun.objects.latest("pk")
+    assert (push.direction, push.status, push.pushed) == ("push", "succeeded", 1)
+    assert store.by_phone("+393331200001").first_name == "Ours"
