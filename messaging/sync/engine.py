@@ -226,12 +226,12 @@ class SyncEngine:
             elif key == "birth_date":
                 contact.birth_date = remote.birth_date
             elif key == "custom_fields":
+                # Only the keys the provider holds: a key it lacks (not defined there, say) must
+                # not erase ours.
                 merged = dict(contact.fields or {})
                 for cf_key in self.custom_keys:
                     if cf_key in value:
                         merged[cf_key] = self.custom_defs[cf_key].clean_value(value[cf_key])
-                    else:
-                        merged.pop(cf_key, None)
                 contact.fields = {k: v for k, v in merged.items() if v is not None}
             elif key == "opted_out":
                 if value and not contact.opted_out:
@@ -462,6 +462,8 @@ class SyncEngine:
         )
 
     def _take_remote(self, link, contact, remote, rstate, tags, now, changed, tag_updates, only=None):
+        """Apply theirs here. On a first meeting (no base yet) what only we hold is then pushed;
+        on a known link it was pushed before and the provider did not keep it: a known gap."""
         lstate_before = self.local_state(contact, tags)
         if rstate.get("phone") and rstate["phone"] != contact.phone:
             clash = Contact.objects.filter(phone=rstate["phone"]).exclude(pk=contact.pk).first()
@@ -485,8 +487,9 @@ class SyncEngine:
             self.run.updated += 1
         else:
             self.run.unchanged += 1
+        first_meeting = not link.remote_fingerprint
         # When ours still holds something theirs lacks, an empty base makes push send it.
-        link.fingerprint = fingerprint(lstate) if same(lstate, rstate) else ""
+        link.fingerprint = fingerprint(lstate) if same(lstate, rstate) or not first_meeting else ""
         link.remote_fingerprint = fingerprint(rstate)
         link.synced_key, link.last_synced_at = contact.phone, now
 

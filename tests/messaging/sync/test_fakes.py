@@ -258,3 +258,23 @@ def test_two_accounts_of_different_providers_share_contacts(connect):
     assert counts(run(spoki)) == {"pulled": 4, "unchanged": 3, "pushed": 1}
     assert counts(run(qlara)) == {"pulled": 4, "unchanged": 3, "pushed": 1}
     assert remote(spoki, contact).last_name == remote(qlara, contact).last_name == "Everywhere"
+
+
+def test_custom_fields_by_key_and_a_provider_that_lacks_one(connect):
+    from contacts.models import CustomField
+
+    CustomField.objects.create(key="tier", label="Tier")
+    spoki, qlara = connect("spoki"), connect("qlara")
+    spoki.fake.seed_custom_field("tier")  # defined at Spoki (by code); Qlara has no such field
+    contact = Contact.objects.create(phone="+393331200000", first_name="A", fields={"tier": "gold"})
+    run(spoki), run(qlara)
+    assert remote(spoki, contact).custom_fields == {"tier": "gold"}
+
+    # A change made at Qlara comes back without the field Qlara lacks: ours is kept.
+    twin = remote(qlara, contact)
+    twin.first_name = "Changed at Qlara"
+    provider_for(qlara).update_contact(twin)
+    assert counts(run(qlara)) == {"pulled": 1, "updated": 1}
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.fields) == ("Changed at Qlara", {"tier": "gold"})
+    assert counts(run(qlara)) == {"pulled": 1, "unchanged": 1}
