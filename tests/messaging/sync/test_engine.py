@@ -450,3 +450,26 @@ def test_contacts_created_by_a_pull_are_not_push_candidates(account, store):
     from django.db.models import F
 
     assert not RemoteLink.objects.filter(contact__updated_at__gt=F("last_synced_at")).exists()
+
+
+@pytest.mark.parametrize("keep", ["ours", "theirs"])
+def test_a_list_renamed_on_both_sides_is_held_and_resolved(make_account, keep):
+    account = make_account(conflict_policy="hold")
+    store = MemoryProvider.store_for(account)
+    local = ContactList.objects.create(name="Team")
+    sync_account(account, "lists", "both")
+    local.name = "Team here"
+    local.save()
+    next(iter(store.lists.values())).name = "Team there"
+
+    run = sync_account(account, "lists", "both")
+    assert (run.status, counts(run)) == ("partial", zero(pulled=1, conflicts=1))
+    conflict = SyncConflict.objects.get(kind="list")
+    assert conflict.differences() == [("name", "Team here", "Team there")]
+
+    resolve_conflict(conflict, keep)
+    after = sync_account(account, "lists", "both")
+    winner = "Team here" if keep == "ours" else "Team there"
+    local.refresh_from_db()
+    assert local.name == next(iter(store.lists.values())).name == winner
+    assert counts(after) == (zero(pulled=1, pushed=1) if keep == "ours" else zero(pulled=1, unchanged=1))
