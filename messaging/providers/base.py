@@ -355,6 +355,9 @@ class Provider:
     contact_fields: ClassVar[frozenset[str]] = frozenset()
     rate_limits: ClassVar[tuple[RateLimit, ...]] = ()
     bulk_limit: ClassVar[int] = 1  # records per bulk push call
+    # True where a contact's phone cannot change once created (it is the provider's key):
+    # sync then creates a new remote contact for a new number and unlinks the old one.
+    contact_phone_immutable: ClassVar[bool] = False
     page_size: ClassVar[int] = 100
 
     def __init__(self, account=None, *, credentials=None, settings=None, base_url=None, http=None):

@@ -100,6 +100,8 @@ class MyOperatorProvider(Provider):
     contact_fields = frozenset({"phone", "first_name", "last_name", "email", "custom_fields", "opted_out"})
     rate_limits = (ASSUMED_LIMIT,)
     bulk_limit = 1  # no batch endpoint: one contact per call
+    # Its contacts are updated "by phone"; the number itself cannot be changed once created.
+    contact_phone_immutable = True
     page_size = 100  # the documented maximum for contacts
 
     # -- plumbing --------------------------------------------------------------------------
