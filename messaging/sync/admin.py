@@ -14,7 +14,7 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
@@ -73,11 +73,12 @@ class SyncRunAdmin(ModelAdmin):
 
     @display(description="Counts")
     def counts_table(self, obj):
-        cells = "".join(
-            f'<div class="sync-count" data-count="{name}"><strong>{value}</strong> {name}</div>'
-            for name, value in obj.counts().items()
+        cells = format_html_join(
+            "",
+            '<div class="sync-count" data-count="{}"><strong>{}</strong> {}</div>',
+            ((name, value, name) for name, value in obj.counts().items()),
         )
-        return format_html('<div class="flex flex-wrap gap-4">{}</div>', format_html(cells))
+        return format_html('<div class="flex flex-wrap gap-4">{}</div>', cells)
 
     @display(description="HTTP log")
     def http_log_link(self, obj):
