@@ -57,7 +57,9 @@ def load(n: int) -> None:
     if have >= n:
         print(f"database already holds {have:,} contacts")
         return
-    CustomField.objects.get_or_create(key="tier", defaults={"label": "Tier", "type": "choice", "choices": ["bronze", "silver", "gold"]})
+    CustomField.objects.get_or_create(
+        key="tier", defaults={"label": "Tier", "type": "choice", "choices": ["bronze", "silver", "gold"]}
+    )
     CustomField.objects.get_or_create(key="points", defaults={"label": "Points", "type": "number"})
     lists = [ContactList.objects.get_or_create(name=f"Bench list {i}")[0].pk for i in range(LISTS)]
     rng = random.Random(1)
@@ -136,7 +138,9 @@ def main():
         ("API filter by list", f"/api/contacts/?list={list_id}"),
     ]
     total = Contact.objects.count()
-    print(f"\n{total:,} contacts, PostgreSQL {connection.pg_version // 10000}, {repeat} timed requests per page\n")
+    print(
+        f"\n{total:,} contacts, PostgreSQL {connection.pg_version // 10000}, {repeat} timed requests per page\n"
+    )
     print(f"{'page':55} {'p50 ms':>8} {'p95 ms':>8} {'queries':>8} status")
     for label, url in pages:
         p50, p95, status, queries = time_page(client, url, repeat)
