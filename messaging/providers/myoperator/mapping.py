@@ -24,6 +24,7 @@ from ..base import (
     SendResult,
     TemplateStatus,
 )
+from ..whatsapp import split_components
 
 _VARIABLE = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 _FRACTION = re.compile(r"(\.\d{6})\d+")  # nanoseconds → microseconds
@@ -181,28 +182,11 @@ _TEMPLATE_STATUS = {
 
 def template_from_api(item: dict) -> RemoteTemplate:
     components = [c for c in (item.get("components") or []) if isinstance(c, dict)]
-    header: dict[str, Any] = {}
-    body = footer = ""
-    buttons: list[dict] = []
-    for component in components:  # order is arbitrary in responses (FOOTER before HEADER)
-        kind = str(component.get("type") or "").upper()
-        if kind == "HEADER":
-            fmt = str(component.get("format") or "TEXT").lower()
-            header = {"type": "media" if fmt == "media" else fmt}
-            for key in ("text", "media_id", "media_url", "example"):
-                if component.get(key) not in (None, ""):
-                    header[key] = component[key]
-        elif kind == "BODY":
-            body = str(component.get("text") or "")
-        elif kind == "FOOTER":
-            footer = str(component.get("text") or "")
-        elif kind == "BUTTONS":
-            buttons = list(component.get("buttons") or [])
-    variables: list[str] = []
-    for text in [header.get("text", ""), body] + [str(b.get("url") or "") for b in buttons]:
-        for name in _VARIABLE.findall(str(text)):
-            if name not in variables:
-                variables.append(name)
+    # Order is arbitrary in responses (FOOTER before HEADER); media headers carry an id or a URL.
+    parts = split_components(
+        components, header_keys=("text", "media_id", "media_url", "example"), placeholder=_VARIABLE,
+        variables_in_buttons=True,
+    )  # fmt: skip
     meta_status = str(item.get("waba_template_status") or "").lower()
     status = _TEMPLATE_STATUS.get(meta_status, TemplateStatus.UNKNOWN)
     if str(item.get("status") or "").lower() in ("inactive", "disabled", "deleted"):
@@ -215,11 +199,11 @@ def template_from_api(item: dict) -> RemoteTemplate:
         category=str(item.get("category") or "").upper(),
         status=status.value,
         status_reason=str(item.get("failure_reason") or ""),
-        header=header,
-        body=body,
-        footer=footer,
-        buttons=buttons,
-        variables=variables,
+        header=parts.header,
+        body=parts.body,
+        footer=parts.footer,
+        buttons=parts.buttons,
+        variables=parts.variables,
         components=components,
         created_at=parse_dt(item.get("created")),
         updated_at=parse_dt(item.get("modified")),

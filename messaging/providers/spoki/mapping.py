@@ -28,6 +28,7 @@ from ..base import (
     RemoteTemplate,
     TemplateStatus,
 )
+from ..whatsapp import split_components
 
 PLACEHOLDER = re.compile(r"%%([A-Za-z0-9_]+)%%")
 
@@ -355,32 +356,18 @@ def _localization_to_template(payload: dict, loc: dict) -> RemoteTemplate:
 
 def _meta_to_template(payload: dict) -> RemoteTemplate:
     # Shape 1 (the create description): Meta-style `components`.
-    header: dict[str, Any] = {}
-    body = footer = ""
-    buttons: list[dict[str, Any]] = []
-    for component in payload.get("components") or []:
-        kind = text(component.get("type")).upper()
-        if kind == "HEADER":
-            header = {"type": text(component.get("format") or "text").lower()}
-            if component.get("text"):
-                header["text"] = component["text"]
-        elif kind == "BODY":
-            body = text(component.get("text"))
-        elif kind == "FOOTER":
-            footer = text(component.get("text"))
-        elif kind == "BUTTONS":
-            buttons = _buttons(component.get("buttons"))
+    parts = split_components(payload.get("components") or [], header_keys=("text",))
     return RemoteTemplate(
         remote_id=ident(payload.get("id")),
         name=text(payload.get("name")),
         language=text(payload.get("language")),
         category=text(payload.get("category")).upper(),
         status=template_status(payload.get("status", payload.get("is_approved"))),
-        header=header,
-        body=body,
-        footer=footer,
-        buttons=buttons,
-        variables=_variables(header.get("text", ""), body),
+        header=parts.header,
+        body=parts.body,
+        footer=parts.footer,
+        buttons=_buttons(parts.buttons),
+        variables=_variables(parts.header.get("text", ""), parts.body),
         components=list(payload.get("components") or []),
         raw=payload,
     )

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..base import MessageStatus, RemoteTemplate, SendResult, TemplateStatus
+from ..whatsapp import split_components
 
 _POSITIONAL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 # The callback timestamps (YYYYmmddHHiiss) carry no zone; Spryng is Dutch and its API answers in
@@ -155,28 +156,7 @@ _TEMPLATE_STATUS = {
 
 def template_from_api(item: dict) -> RemoteTemplate:
     components = [c for c in (item.get("components") or []) if isinstance(c, dict)]
-    header: dict[str, Any] = {}
-    body = footer = ""
-    buttons: list[dict] = []
-    for component in components:
-        kind = str(component.get("type") or "").upper()
-        if kind == "HEADER":
-            header = {"type": str(component.get("format") or "TEXT").lower()}
-            if component.get("text"):
-                header["text"] = component["text"]
-            if component.get("example"):
-                header["example"] = component["example"]
-        elif kind == "BODY":
-            body = str(component.get("text") or "")
-        elif kind == "FOOTER":
-            footer = str(component.get("text") or "")
-        elif kind == "BUTTONS":
-            buttons = list(component.get("buttons") or [])
-    variables: list[str] = []
-    for text in (header.get("text", ""), body):
-        for name in _POSITIONAL.findall(str(text)):
-            if name not in variables:
-                variables.append(name)
+    parts = split_components(components, placeholder=_POSITIONAL)
     status = _TEMPLATE_STATUS.get(str(item.get("status") or "").upper(), TemplateStatus.UNKNOWN)
     return RemoteTemplate(
         remote_id=str(item.get("id") or ""),
@@ -186,11 +166,11 @@ def template_from_api(item: dict) -> RemoteTemplate:
         category=str(item.get("category") or "").upper(),  # may be Meta's legacy TRANSACTIONAL
         status=status.value,
         status_reason=str(item.get("rejected_reason") or "") if item.get("rejected_reason") != "NONE" else "",
-        header=header,
-        body=body,
-        footer=footer,
-        buttons=buttons,
-        variables=variables,
+        header=parts.header,
+        body=parts.body,
+        footer=parts.footer,
+        buttons=parts.buttons,
+        variables=parts.variables,
         components=components,
         raw=item,
     )
