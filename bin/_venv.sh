@@ -7,8 +7,8 @@ fi
 stamp=.venv/.switchboard-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "Installing dependencies pinned in pyproject.toml …"
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install -qq --upgrade pip
+  .venv/bin/python -m pip install -qq -e ".[dev]"
   touch "$stamp"
 fi
 export PATH="$PWD/.venv/bin:$PATH"
