@@ -6,13 +6,14 @@ export_contacts writes a CSV/XLSX/vCard file for a filter.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import File
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from contacts.models import ContactList, CustomField
@@ -302,13 +303,45 @@ def _rejected_path(imp: ContactImport) -> str:
     return imp.rejected_file.path
 
 
+@contextlib.contextmanager
+def _import_lock(import_id: int):
+    """One runner per import across workers: a PostgreSQL session advisory lock.
+
+    A worker that dies loses its session and so the lock, and the redelivered task (acks
+    late) resumes at once; a duplicate delivery while the first still runs gets False and
+    leaves. SQLite (a single machine, the embedded set-up) needs no lock.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, import_id])
+        got = cursor.fetchone()[0]
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_NAMESPACE, import_id])
+
+
+_LOCK_NAMESPACE = 7301  # advisory lock keys (namespace, import id) of contact imports
+
+
 def run_import(import_id: int) -> dict:
     """Run (or resume) an import; returns its counts. Safe to call again after a crash.
 
     Each batch commits the contacts and this import's counts and cursor together, so a
     re-run skips exactly the committed rows. A failure marks the import failed with the
-    reason (and re-raises nothing: the reason is on the import for staff to read).
+    reason, then re-raises unexpected errors so the worker logs them.
     """
+    with _import_lock(import_id) as got:
+        if not got:
+            return {"id": import_id, "status": "running", "skipped": "another worker is running this import"}
+        return _run_import(import_id)
+
+
+def _run_import(import_id: int) -> dict:
     with transaction.atomic():
         imp = ContactImport.objects.select_for_update().get(pk=import_id)
         if imp.status == ContactImport.Status.SUCCEEDED:

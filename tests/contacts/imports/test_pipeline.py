@@ -265,11 +265,11 @@ def test_resume_after_a_crash_neither_loses_nor_doubles(media, tmp_path, setting
     real_write = writer_class.write
     calls = {"n": 0}
 
-    def crashing(self, rows, mode):
+    def crashing(self, rows, mode, copy_data=None):
         calls["n"] += 1
         if calls["n"] == 7:  # the 4th batch (each batch writes primaries and merges)
             raise ConnectionError("worker killed")
-        return real_write(self, rows, mode)
+        return real_write(self, rows, mode, copy_data)
 
     monkeypatch.setattr(writer_class, "write", crashing)
     with pytest.raises(ConnectionError):
@@ -397,3 +397,38 @@ def test_export_neutralises_formulas_and_round_trips(media, tmp_path):
     values = [[c.value for c in row] for row in ws.iter_rows()]
     assert any(v == "'=1+1" for row in values for v in row)
     assert "TEL;TYPE=VOICE:+390212345678" in (tmp_path / "out.vcf").read_text()
+
+
+@pytest.mark.postgres
+def test_a_second_worker_does_not_run_an_import_twice(media, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip("advisory locks are PostgreSQL's")
+    import psycopg
+
+    with open(_csv(tmp_path, "phone\n3331234567\n"), "rb") as fh:
+        imp = services.start_import(SimpleUploadedFile("one.csv", fh.read()))
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+        password=settings["PASSWORD"] or None, dbname=settings["NAME"], autocommit=True,
+    )  # fmt: skip
+    try:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", [services._LOCK_NAMESPACE, imp.pk])
+        result = services.run_import(imp.pk)
+        assert result["skipped"] and Contact.objects.count() == 0
+    finally:
+        other.close()  # like a worker that died: its session ends and the lock goes with it
+    assert services.run_import(imp.pk)["created"] == 1
+
+
+def test_awkward_text_survives_the_bulk_write(media, tmp_path):
+    notes = 'tab\there, back\\slash \\N, "quoted"\nnew line, NUL\x00 gone, accents àèìòù 漢字'
+    path = tmp_path / "awkward.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(
+            [["phone", "notes", "company"], ["3331234567", notes.replace("\x00", ""), "\\N"]]
+        )
+    imp = run(path)
+    assert imp.created == 1
+    contact = Contact.objects.get()
+    assert contact.notes == notes.replace("\x00", "") and contact.company == "\\N"
