@@ -24,6 +24,7 @@ import os
 import random
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -182,7 +183,7 @@ def main():
         "--ie-rows", type=int, default=20_000, help="rows for the django-import-export sample"
     )
     parser.add_argument("--skip-ie", action="store_true")
-    parser.add_argument("--file", default=None, help="CSV path (default: /tmp/sb_import_bench_N.csv)")
+    parser.add_argument("--file", default=None, help="CSV path (default: $TMPDIR/sb_import_bench_N.csv)")
     args = parser.parse_args()
 
     url = os.environ["DATABASE_URL"]
@@ -208,7 +209,8 @@ def main():
             key=key, defaults={"label": label, "type": kind, "choices": choices}
         )
 
-    path = Path(args.file or f"/tmp/sb_import_bench_{args.n}.csv")
+    tmp = Path(tempfile.gettempdir())
+    path = Path(args.file or tmp / f"sb_import_bench_{args.n}.csv")
     if not path.exists():
         t = time.perf_counter()
         info = generate(path, args.n)
@@ -235,7 +237,7 @@ def main():
     if not args.skip_ie:
         sample = min(args.ie_rows, args.n)
         reset_contacts()
-        ours_path = Path(f"/tmp/sb_import_bench_sample_{sample}.csv")
+        ours_path = tmp / f"sb_import_bench_sample_{sample}.csv"
         with open(path, encoding="utf-8") as src, open(ours_path, "w", encoding="utf-8") as dst:
             for i, line in enumerate(src):
                 if i > sample:
