@@ -212,3 +212,25 @@ def test_xlsx_reader_never_crashes(tmp_path, generated, data, cut):
             assert isinstance(cells, list)
     except ImportFileError as exc:
         assert str(exc)
+
+
+def test_copy_text_escapes_what_copy_would_misread():
+    import datetime as dt
+
+    from contacts.imports.pipeline import Row, copy_text
+
+    row = Row(
+        0,
+        2,
+        "+393331234567",
+        ["+390212345678"],
+        {"notes": "a\tb\\c\nd\x00e", "birth_date": dt.date(1990, 1, 2)},
+        {"k": "è"},
+        [],
+    )
+    line = copy_text([row]).decode().rstrip("\n").split("\t")
+    assert line[0] == "+393331234567"
+    assert line[12] == "a\\tb\\\\c\\nde"  # notes: escaped, NUL dropped
+    assert line[13] == "1990-01-02" and line[14] == '{"k": "è"}' and line[15] == '["+390212345678"]'
+    empty = copy_text([Row(0, 2, "+393331234567", [], {}, {}, [])]).decode().rstrip("\n").split("\t")
+    assert len(empty) == 16 and empty[13] == "\\N" and empty[14:] == ["{}", "[]"]
