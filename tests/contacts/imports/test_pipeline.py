@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from contacts.imports import pipeline, services
 from contacts.imports.models import ContactImport
@@ -432,3 +434,31 @@ def test_awkward_text_survives_the_bulk_write(media, tmp_path):
     assert imp.created == 1
     contact = Contact.objects.get()
     assert contact.notes == notes.replace("\x00", "") and contact.company == "\\N"
+
+
+cells = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["333 123 4567", "+39 02 1234 5678", "0039 347 1112233", "3.93331E+11", "=1+1", "", "12/13/2020", "--0412"]),
+)  # fmt: skip
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    rows=st.lists(st.lists(cells, min_size=1, max_size=5), max_size=8),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+)
+def test_any_table_imports_or_fails_cleanly(media, rows, delimiter):
+    CustomField.objects.get_or_create(key="when", defaults={"label": "When", "type": "date"})
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter).writerows(
+        [["Cellulare", "Nome", "Email", "Data di nascita", "When"], *rows]
+    )
+    try:
+        imp = services.start_import(SimpleUploadedFile("fuzz.csv", buffer.getvalue().encode()))
+    except ValidationError as exc:
+        assert exc.messages
+        return
+    services.run_import(imp.pk)
+    imp.refresh_from_db()
+    assert imp.status == "succeeded", imp.error
+    assert imp.created + imp.updated + imp.unchanged + imp.merged + imp.rejected == imp.total_rows
