@@ -42,6 +42,7 @@ def test_upload_map_preview_progress_and_rejected_rows(live_server, admin_login,
     expect(page.locator("select[name=col_0]")).to_have_value("first_name")
     expect(page.locator("select[name=col_2]")).to_have_value("phone")
     expect(page.locator("input[name=order_2]")).to_have_value("1")  # Cellulare (mobile) first
+    expect(page.locator("input[name=order_0]")).to_be_hidden()  # priority only for phone columns
     page.click("button:has-text('Preview')")
 
     # Step 3: what will happen, before anything is written.
@@ -84,6 +85,7 @@ def test_vcard_goes_straight_to_preview(live_server, admin_login, editor, tmp_pa
     page = admin_login(editor)
     page.goto(f"{live_server.url}/admin/contacts/contactimport/upload/")
     page.set_input_files("input[type=file]", str(fixture("android21.vcf")))
+    expect(page.locator("input[name=new_list_name]")).to_have_value("")  # the file name stays out of it
     page.click("text=Upload and continue")
     page.wait_for_url(re.compile(r".*/preview/$"))
     expect(page.locator("#preview-rows")).to_contain_text("Nicolò")
