@@ -159,6 +159,7 @@ def set_mapping(imp: ContactImport, targets: list[str], phone_order: list[int] |
     """Save the person's mapping; ValidationError when it cannot be used (e.g. no phone column)."""
     if sheet is not None and sheet != imp.sheet:
         imp.sheet = sheet
+        imp.mapping, imp.phone_order = [], []  # another sheet, other columns: match them afresh
         try:
             _inspect(imp)
         except ImportFileError as exc:

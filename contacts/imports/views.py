@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from contacts.models import CustomField
 
@@ -206,9 +205,10 @@ def rejected(model_admin, request, pk):
     )
 
 
-@require_POST
 def resume(model_admin, request, pk):
     _can_add(request)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
     imp = get_object_or_404(ContactImport, pk=pk)
     try:
         services.resume_import(imp)

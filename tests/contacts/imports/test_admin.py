@@ -138,3 +138,31 @@ def test_export_action_and_list_export(staff, media):
     assert export.format == "vcf" and export.filters == {"list_id": str(contact_list.pk)}
     status = staff.get(reverse("admin:contacts_contactexport_status", args=[export.pk])).json()
     assert status["finished"] and status["download_url"]
+
+
+def test_wizard_excel_sheet_choice(staff, media, generated):
+    response = upload(staff, "numeri.xlsx", generated["xlsx"].read_bytes())
+    imp = ContactImport.objects.get()
+    assert imp.kind == "xlsx" and imp.sheet == "Clienti"
+    page = staff.get(response["Location"])
+    assert b'name="sheet"' in page.content and b"Fornitori" in page.content
+    response = staff.post(response["Location"], {"sheet": "Fornitori"})
+    imp.refresh_from_db()
+    assert response["Location"].endswith("/map/")
+    assert (imp.sheet, imp.headers, imp.mapping) == (
+        "Fornitori",
+        ["Ragione sociale", "Telefono"],
+        ["company", "phone"],
+    )
+
+
+def test_failed_import_resumes_from_the_admin(staff, media, django_capture_on_commit_callbacks):
+    upload(staff, "r.csv", b"phone\n3331234567\n3331234568\n")
+    imp = ContactImport.objects.get()
+    ContactImport.objects.filter(pk=imp.pk).update(status="failed", error="worker killed")
+    page = staff.get(reverse("admin:contacts_contactimport_progress", args=[imp.pk]))
+    assert b"Resume where it stopped" in page.content and b"worker killed" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        staff.post(reverse("admin:contacts_contactimport_resume", args=[imp.pk]))
+    imp.refresh_from_db()
+    assert imp.status == "succeeded" and imp.created == 2
