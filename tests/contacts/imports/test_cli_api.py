@@ -137,3 +137,32 @@ def test_api_export(media, editor_api):
     content = b"".join(editor_api.get(body["download_url"]).streaming_content).decode("utf-8-sig")
     assert "+393331234567,'=2+2" in content
     assert ContactImport.objects.count() == 0
+
+
+def test_large_export_runs_in_the_background(
+    media, editor_api, monkeypatch, django_capture_on_commit_callbacks
+):
+    from contacts.imports import exports
+
+    monkeypatch.setattr(exports, "SYNC_LIMIT", 1)
+    for i in range(3):
+        Contact.objects.create(phone=f"+39333123456{i}", first_name=f"N{i}")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        body = editor_api.post("/api/exports/", {"format": "xlsx"}, format="json").json()
+    assert body["status"] == "queued" and body["total"] == 3 and body["download_url"] is None
+    for callback in callbacks:
+        callback()  # what the worker does once the request's transaction commits
+    body = editor_api.get(f"/api/exports/{body['id']}/").json()
+    assert body["status"] == "succeeded" and body["done"] == 3 and body["percent"] == 100
+    assert editor_api.get(body["download_url"]).status_code == 200
+
+
+def test_api_resumes_a_failed_import(media, editor_api, django_capture_on_commit_callbacks):
+    upload = io.BytesIO(b"phone\n3331234567\n")
+    upload.name = "r.csv"
+    body = editor_api.post("/api/imports/", {"file": upload, "preview": True}, format="multipart").json()
+    ContactImport.objects.filter(pk=body["id"]).update(status="failed", error="worker killed")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_api.post(f"/api/imports/{body['id']}/start/")
+    assert response.status_code == 202
+    assert editor_api.get(f"/api/imports/{body['id']}/").json()["created"] == 1
