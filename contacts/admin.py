@@ -124,20 +124,11 @@ class CustomFieldFilter(TextFilter):
         value = (self.value() or "").strip()
         if not value:
             return queryset
-        key, _, wanted = value.partition(":")
-        definition = CustomField.objects.filter(key=key.strip()).first()
-        if definition is None:
-            messages.warning(
-                request,
-                f"There is no custom field “{key}”. Known: {', '.join(CustomField.objects.values_list('key', flat=True))}.",
-            )
-            return queryset.none()
         try:
-            typed = definition.clean_value(wanted.strip())
+            return services.filter_by_custom_field(queryset, value)
         except ValidationError as exc:
             messages.warning(request, exc.messages[0])
             return queryset.none()
-        return queryset.filter(**{f"fields__{definition.key}": typed})
 
 
 # --- contacts ------------------------------------------------------------------------------------

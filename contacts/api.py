@@ -146,22 +146,10 @@ class ContactFilter(django_filters.FilterSet):
         fields = ["list", "tag", "language", "opted_out", "blocked", "country", "gender"]
 
     def filter_custom_field(self, queryset, name, value):
-        key, sep, wanted = value.partition(":")
-        if not sep or not key:
-            raise ValidationError({"field": "Use key:value, e.g. tier:gold"})
-        if not CustomField.objects.filter(key=key).exists():
-            raise ValidationError({"field": f"unknown custom field '{key}'"})
-        return queryset.filter(**{f"fields__{key}": _typed(wanted)})
-
-
-def _typed(text: str):
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    try:
-        return int(text)
-    except ValueError:
-        return text
+        try:
+            return services.filter_by_custom_field(queryset, value)
+        except DjangoValidationError as exc:
+            raise ValidationError({"field": exc.messages}) from None
 
 
 # --- viewsets ------------------------------------------------------------------------------------

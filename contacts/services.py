@@ -346,3 +346,26 @@ def search_contacts(queryset: QuerySet[Contact], term: str) -> QuerySet[Contact]
         if len(words) == 1 and "@" not in term:
             condition |= Q(email__istartswith=term)
     return queryset.filter(condition)
+
+
+def filter_by_custom_field(queryset: QuerySet[Contact], expression: str) -> QuerySet[Contact]:
+    """Contacts whose custom field matches "key:value" (the value typed as the field's type).
+
+    Raises ValidationError saying what is wrong (no colon, unknown key, a value of the wrong
+    type). On PostgreSQL the match is a JSON containment, which the GIN index on `fields` serves;
+    SQLite has no containment lookup, so it compares the key's value.
+    """
+    from django.db import connections
+
+    key, sep, wanted = (expression or "").partition(":")
+    key = key.strip()
+    if not sep or not key:
+        raise ValidationError("Use key:value, e.g. tier:gold")
+    definition = CustomField.objects.filter(key=key).first()
+    if definition is None:
+        known = ", ".join(CustomField.objects.values_list("key", flat=True)) or "none defined yet"
+        raise ValidationError(f"unknown custom field '{key}' (known: {known})")
+    value = definition.clean_value(wanted.strip())
+    if connections[queryset.db].vendor == "postgresql":
+        return queryset.filter(fields__contains={key: value})
+    return queryset.filter(**{f"fields__{key}": value})

@@ -151,3 +151,18 @@ def test_custom_fields_and_tags_endpoints(editor_api):
     assert response.status_code == 201 and response.data["key"] == "loyalty_tier"
     assert editor_api.post("/api/tags/", {"name": "vip"}, format="json").status_code == 201
     assert editor_api.get("/api/tags/").data["results"][0]["contact_count"] == 0
+
+
+def test_custom_field_filter_types_the_value(editor_api):
+    CustomFieldFactory(key="vip", type=CustomField.Type.BOOLEAN)
+    CustomFieldFactory(key="points", type=CustomField.Type.NUMBER)
+    vip = ContactFactory(fields={"vip": True, "points": 120})
+    ContactFactory(fields={"vip": False, "points": 5})
+    assert [c["id"] for c in editor_api.get("/api/contacts/", {"field": "vip:yes"}).data["results"]] == [
+        vip.pk
+    ]
+    assert [c["id"] for c in editor_api.get("/api/contacts/", {"field": "points:120"}).data["results"]] == [
+        vip.pk
+    ]
+    response = editor_api.get("/api/contacts/", {"field": "points:lots"})
+    assert response.status_code == 400 and "'points' must be a number" in response.data["field"][0]
