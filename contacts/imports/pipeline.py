@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -730,6 +731,11 @@ def run(
         rejected = RejectedFile(rejected_path, source.headers, rejected_offset)
     started = time.monotonic()
     encode = copy_text if isinstance(writer, PostgresWriter) else None
+    # The writer thread mostly waits on the database and needs the GIL only briefly between
+    # statements; with Python's default 5 ms switch interval it queues behind the reader
+    # thread each time. 0.5 ms measured 12-20 % faster on 300k rows. Restored afterwards.
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, 0.0005))
     batches = _BatchProducer(source, prepare, start_index, batch_size, limit, encode)
     done_this_run = 0
     waited = wrote = 0.0
@@ -745,6 +751,7 @@ def run(
             wrote += mark - now
     finally:
         batches.stop()
+        sys.setswitchinterval(switch_interval)
         if rejected:
             rejected.close()
     # Where the time went, for whoever tunes this next: reading/normalising vs writing.
