@@ -133,6 +133,7 @@ def main():
         (f"admin search by phone fragment '{fragment}'", f"/admin/contacts/contact/?q={fragment}"),
         (f"admin search by surname '{surname}'", f"/admin/contacts/contact/?q={surname}"),
         ("admin filter by list", f"/admin/contacts/contact/?list={list_id}"),
+        ("admin filter by custom field 'tier:gold'", "/admin/contacts/contact/?field=tier:gold"),
         ("API /api/contacts/ first page", "/api/contacts/"),
         (f"API search by phone fragment '{fragment}'", f"/api/contacts/?search={fragment}"),
         ("API filter by list", f"/api/contacts/?list={list_id}"),
