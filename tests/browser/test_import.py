@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -64,7 +65,7 @@ def test_upload_map_preview_progress_and_rejected_rows(live_server, admin_login,
     expect(page.locator("#percent")).to_have_text("100%")
     with page.expect_download() as info:
         page.click("#rejected-link")
-    content = open(info.value.path(), encoding="utf-8-sig").read()
+    content = Path(info.value.path()).read_text(encoding="utf-8-sig")
     assert content.splitlines() == [
         "Nome,Cognome,Cellulare,Telefono,Email,line,error",
         "Bruno,Gialli,12,,bruno@example.it,5,phone '12': too short",
