@@ -81,6 +81,17 @@ def test_upload_map_preview_progress_and_rejected_rows(live_server, admin_login,
     expect(row).to_contain_text("editor")
 
 
+def test_too_big_file_is_refused_before_upload(live_server, admin_login, editor, tmp_path, settings):
+    settings.IMPORT_MAX_UPLOAD_MB = 1
+    big = tmp_path / "big.csv"
+    big.write_bytes(b"phone\n" + b"3331234567\n" * 200_000)  # 2.2 MB
+    page = admin_login(editor)
+    page.goto(f"{live_server.url}/admin/contacts/contactimport/upload/")
+    page.set_input_files("input[type=file]", str(big))
+    expect(page.locator("#size-error")).to_have_text("This file is 3 MB; the limit is 1 MB.")
+    expect(page.locator("#upload-form button[type=submit]")).to_be_disabled()
+
+
 def test_vcard_goes_straight_to_preview(live_server, admin_login, editor, tmp_path, settings):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     page = admin_login(editor)
