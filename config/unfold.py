@@ -74,6 +74,12 @@ UNFOLD = {
                         "permission": _can("contacts.view_contactimport", "admin:contacts_contactimport_changelist"),
                     },
                     {
+                        "title": _("Exports"),
+                        "icon": "download",
+                        "link": admin_url("admin:contacts_contactexport_changelist"),
+                        "permission": _can("contacts.view_contactexport", "admin:contacts_contactexport_changelist"),
+                    },
+                    {
                         "title": _("Custom fields"),
                         "icon": "tune",
                         "link": admin_url("admin:contacts_customfield_changelist"),

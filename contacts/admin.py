@@ -30,6 +30,7 @@ from .forms import (
     TagForm,
     custom_form_field,
 )
+from .imports.admin import export_contacts_action  # also registers the import/export admins
 from .models import Contact, ContactList, CustomField, Membership, Tag
 from .pagination import EstimatedCountPaginator
 from .phones import PhoneError, normalize_phone
@@ -155,7 +156,10 @@ class ContactAdmin(ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     filter_horizontal = ["tags"]
-    actions = ["add_to_list", "remove_from_list", "tag", "opt_out", "delete_contacts", "restore"]
+    actions = [
+        "add_to_list", "remove_from_list", "tag", "opt_out", export_contacts_action, "delete_contacts", "restore",
+    ]  # fmt: skip
+    actions_list = ["import_contacts", "export_all"]
     readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones"]
     fieldsets = [
         (None, {"fields": ["phone", ("first_name", "last_name"), "email", "other_phones"]}),
@@ -262,6 +266,19 @@ class ContactAdmin(ModelAdmin):
         actions.pop("delete_selected", None)  # our delete is a soft delete
         return actions
 
+    # buttons above the list
+
+    @action(description="Import contacts", icon="upload_file", url_path="import-file", permissions=["add"])
+    def import_contacts(self, request):
+        return HttpResponseRedirect(reverse("admin:contacts_contactimport_upload"))
+
+    @action(description="Export all", icon="download", url_path="export-all", permissions=["export"])
+    def export_all(self, request):
+        return HttpResponseRedirect(reverse("admin:contacts_contactexport_start"))
+
+    def has_export_permission(self, request, obj=None):
+        return request.user.has_perm("contacts.export_contact")
+
     # bulk actions
 
     def _ask(self, request, queryset, form, title, action_name, button):
@@ -362,6 +379,18 @@ class ContactListAdmin(ModelAdmin):
     readonly_fields = ["created_at", "updated_at", "created_by"]
     fields = ["name", "description", "created_by", "created_at", "updated_at"]
     change_form_after_template = "admin/contacts/contactlist/members_link.html"
+    actions_detail = ["open_members", "export_list"]
+
+    @action(description="Members", icon="group", url_path="members-of")
+    def open_members(self, request, object_id):
+        return HttpResponseRedirect(reverse("admin:contacts_contactlist_members", args=[object_id]))
+
+    @action(description="Export", icon="download", url_path="export-list", permissions=["export"])
+    def export_list(self, request, object_id):
+        return HttpResponseRedirect(reverse("admin:contacts_contactexport_start") + f"?list_id={object_id}")
+
+    def has_export_permission(self, request, obj=None):
+        return request.user.has_perm("contacts.export_contact")
 
     def get_queryset(self, request):
         return (
@@ -488,6 +517,3 @@ class TagAdmin(ModelAdmin):
     def contacts_column(self, obj):
         url = reverse("admin:contacts_contact_changelist") + f"?tag={obj.pk}"
         return format_html('<a class="underline" href="{}">{}</a>', url, obj.contact_count)
-
-
-from .imports import admin as _imports_admin  # noqa: E402,F401

@@ -16,6 +16,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from . import services
+from .imports import api as imports_api
 from .models import Contact, ContactList, CustomField, Membership, Tag
 
 
@@ -263,4 +264,4 @@ def register(router):
     router.register("lists", ContactListViewSet, basename="contactlist")
     router.register("custom-fields", CustomFieldViewSet, basename="customfield")
     router.register("tags", TagViewSet, basename="tag")
-    __import__("contacts.imports.api", fromlist=["register"]).register(router)  # /api/imports/, /api/exports/
+    imports_api.register(router)  # /api/imports/, /api/exports/

@@ -72,7 +72,11 @@ def parse_phone(raw, country: str | None = None) -> ParsedPhone:
     if reason:
         raise PhoneError(reason)
     if not phonenumbers.is_valid_number(number):
-        region = phonenumbers.region_code_for_number(number) or country
+        # An invalid number has no region of its own; name the one its calling code belongs to.
+        region = phonenumbers.region_code_for_number(number) or phonenumbers.region_code_for_country_code(
+            number.country_code
+        )
+        region = country if region in (None, "", "ZZ") else region
         raise PhoneError(f"not a valid number for {region}")
     kind = phonenumbers.number_type(number)
     is_mobile = None

@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.beat import ensure_periodic_task
+
 from .crypto import SecretUnreadable
 from .models import HttpLog, ProviderAccount
 from .providers.base import AccountInfo, Provider
@@ -391,28 +393,11 @@ PRUNE_TASK_NAME = "Prune the HTTP log"
 
 
 def ensure_periodic_tasks(**kwargs) -> None:
-    """Create the beat schedule rows this app needs, once; staff may then edit or disable them.
-
-    Connected to post_migrate rather than written as a data migration: it runs on every
-    migrate, so a row deleted by mistake comes back, it needs no place in the migration
-    graph that several people extend at once, and it leaves an existing row's schedule and
-    enabled flag alone (only the task path is kept current).
-    """
-    from django_celery_beat.models import CrontabSchedule, PeriodicTask
-
-    using = kwargs.get("using", "default")
-    schedule, _ = CrontabSchedule.objects.using(using).get_or_create(
-        minute="30", hour="3", day_of_week="*", day_of_month="*", month_of_year="*",
-        timezone=str(timezone.get_default_timezone()),
-    )  # fmt: skip
-    task, created = PeriodicTask.objects.using(using).get_or_create(
-        name=PRUNE_TASK_NAME,
-        defaults={
-            "task": "messaging.tasks.prune_http_log",
-            "crontab": schedule,
-            "description": "Deletes HTTP log rows older than HTTP_LOG_RETENTION_DAYS.",
-        },
+    """post_migrate: the nightly HTTP-log pruning job (see config.beat for why not a migration)."""
+    ensure_periodic_task(
+        PRUNE_TASK_NAME,
+        "messaging.tasks.prune_http_log",
+        description="Deletes HTTP log rows older than HTTP_LOG_RETENTION_DAYS.",
+        crontab={"minute": "30", "hour": "3"},
+        using=kwargs.get("using", "default"),
     )
-    if not created and task.task != "messaging.tasks.prune_http_log":
-        task.task = "messaging.tasks.prune_http_log"
-        task.save(update_fields=["task"])

@@ -109,3 +109,17 @@ def test_dashboard_shows_counts(client, editor):
     assert response.status_code == 200
     cards = {c["title"]: c["value"] for c in response.context["cards"]}
     assert cards["Contacts"] == "4"
+
+
+def test_import_and_export_buttons_lead_to_the_wizards(client, editor, manager):
+    contact_list = ContactListFactory()
+    client.force_login(editor)
+    page = client.get("/admin/contacts/contact/")
+    assert b"Import contacts" in page.content and b"Export selected" in page.content
+    response = client.get("/admin/contacts/contact/import-file/")
+    assert response.status_code == 302 and response.url == "/admin/contacts/contactimport/upload/"
+    response = client.get(f"/admin/contacts/contactlist/{contact_list.pk}/export-list/")
+    assert response.status_code == 302 and response.url.endswith(f"/start/?list_id={contact_list.pk}")
+    assert client.get(response.url).status_code == 200
+    response = client.get(f"/admin/contacts/contactlist/{contact_list.pk}/members-of/")
+    assert response.url == f"/admin/contacts/contactlist/{contact_list.pk}/members/"

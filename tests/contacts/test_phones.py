@@ -29,7 +29,7 @@ def test_default_country_is_configurable(settings):
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [("12", "too short"), ("", "missing"), ("hello", "not a phone number"), ("333 123 4567 8901 2345", "too long"),
-     ("+39 999 999", "not a valid number for IT")],
+     ("+39 999 999", "not a valid number for IT"), ("+44 20 1234", "not a valid number for GB")],
 )  # fmt: skip
 def test_invalid_numbers_say_why(raw, reason):
     with pytest.raises(PhoneError) as err:
