@@ -284,10 +284,11 @@ class HttpClient:
         if headers:
             self.session.headers.update(headers)
         self.session.auth = auth
-        scope = (
-            f"{provider}:{getattr(account, 'pk', None) or hashlib.sha1(base_url.encode()).hexdigest()[:8]}"  # noqa: S324
-        )
-        self._scope = scope
+        # One budget per account of one database: account ids repeat across databases (two
+        # installs, or parallel test databases) that may share a Redis.
+        database = hashlib.sha1(str(settings.DATABASES["default"]["NAME"]).encode()).hexdigest()[:6]  # noqa: S324
+        who = getattr(account, "pk", None) or hashlib.sha1(base_url.encode()).hexdigest()[:8]  # noqa: S324
+        self._scope = f"{database}:{provider}:{who}"
 
     # -- public --------------------------------------------------------------------------
 
