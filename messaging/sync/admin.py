@@ -55,6 +55,7 @@ class SyncRunAdmin(ModelAdmin):
     ]  # fmt: skip
     readonly_fields = fields
     inlines = [SyncErrorInline]
+    change_form_before_template = "admin/messaging/sync/live_refresh.html"  # reloads while running
 
     def has_add_permission(self, request):
         return False
