@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SCRIPT = """
+SCRIPT = r"""
 from messaging.models import ProviderAccount
 from messaging.tasks import check_account_health
 account, _ = ProviderAccount.objects.get_or_create(name="Worker check", defaults={"provider": "sandbox"})
@@ -20,6 +20,21 @@ result = check_account_health.delay(account.pk)
 print("RESULT", result.get(timeout=60))
 account.refresh_from_db()
 print("HEALTH", account.last_success_at is not None, account.consecutive_failures)
+
+# An import goes through the "imports" queue and its own worker task.
+import time
+from django.core.files.uploadedfile import SimpleUploadedFile
+from contacts.imports.models import ContactImport
+from contacts.imports.services import queue_import, start_import
+from contacts.models import Contact
+csv = "Nome,Cognome,Cellulare\nGiulia,Bianchi,333 123 4567\nMarco,Rossi,12\n".encode()
+imp = queue_import(start_import(SimpleUploadedFile("people.csv", csv), new_list_name="Worker list"))
+for _ in range(120):
+    imp.refresh_from_db()
+    if imp.status in ("succeeded", "failed"):
+        break
+    time.sleep(0.5)
+print("IMPORT", imp.status, imp.created, imp.rejected, list(Contact.objects.values_list("phone", flat=True)))
 """
 
 
@@ -79,9 +94,11 @@ def test_a_real_worker_runs_a_task_in_the_background(worker_env, tmp_path):
         assert result.returncode == 0, result.stderr[-2000:]
         assert "RESULT {'ok': True" in result.stdout, result.stdout
         assert "HEALTH True 0" in result.stdout
+        assert "IMPORT succeeded 1 1 ['+393331234567']" in result.stdout, result.stdout
         assert time.monotonic() - started < 90
     finally:
         worker.terminate()
         worker.wait(timeout=30)
         log.close()
-    assert "messaging.tasks.check_account_health" in (tmp_path / "worker.log").read_text()
+    worker_log = (tmp_path / "worker.log").read_text()
+    assert "messaging.tasks.check_account_health" in worker_log and "contacts.tasks.run_import" in worker_log
