@@ -179,10 +179,25 @@ def get_bucket(scope: str, limit: RateLimit):
         return bucket
 
 
+def database_tag() -> str:
+    """Short, stable name of this install's database: budgets are per account *per database*."""
+    return hashlib.sha1(str(settings.DATABASES["default"]["NAME"]).encode()).hexdigest()[:6]  # noqa: S324
+
+
 def reset_rate_limiters():
-    """Forget every bucket (tests, and after settings change)."""
+    """Forget every bucket (tests, and after settings change), this database's Redis windows too."""
     with _buckets_lock:
         _buckets.clear()
+    client = _redis_client()
+    if client is None:
+        return
+    import redis
+
+    try:
+        for key in client.scan_iter(f"sb:rl:{database_tag()}:*", count=500):
+            client.delete(key)
+    except redis.RedisError:
+        logger.warning("could not clear the shared rate-limit windows in Redis")
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -286,9 +301,8 @@ class HttpClient:
         self.session.auth = auth
         # One budget per account of one database: account ids repeat across databases (two
         # installs, or parallel test databases) that may share a Redis.
-        database = hashlib.sha1(str(settings.DATABASES["default"]["NAME"]).encode()).hexdigest()[:6]  # noqa: S324
         who = getattr(account, "pk", None) or hashlib.sha1(base_url.encode()).hexdigest()[:8]  # noqa: S324
-        self._scope = f"{database}:{provider}:{who}"
+        self._scope = f"{database_tag()}:{provider}:{who}"
 
     # -- public --------------------------------------------------------------------------
 
