@@ -719,15 +719,7 @@ class SyncEngine:
                 result = by_phone.get(contact.phone)
                 if result is None and results and len(results) == len(outgoing):
                     result = results[index]
-                remote_id = (result.remote_id if result else "") or sent.remote_id
-                if not remote_id:
-                    self.error(
-                        "contact",
-                        f"{self.provider.display_name} did not return an id for {contact.phone}.",
-                        local_id=contact.pk,
-                    )
-                    continue
-                self._pushed.append((contact, link, remote_id, self._sent_state(sent, result), tags))
+                self._record_pushed(contact, link, sent, result, tags)
             return
         for contact, link, sent in outgoing:
             try:
@@ -742,15 +734,19 @@ class SyncEngine:
             except NotSupported as exc:
                 self.error("contact", str(exc), remote_id=sent.remote_id, local_id=contact.pk)
                 continue
-            remote_id = (result.remote_id if result else "") or sent.remote_id
-            if not remote_id:
-                self.error(
-                    "contact",
-                    f"{self.provider.display_name} did not return an id for {contact.phone}.",
-                    local_id=contact.pk,
-                )
-                continue
-            self._pushed.append((contact, link, remote_id, self._sent_state(sent, result), tags))
+            self._record_pushed(contact, link, sent, result, tags)
+
+    def _record_pushed(self, contact, link, sent: RemoteContact, result: RemoteContact | None, tags) -> None:
+        """Remember a pushed contact with the id the provider gave it (an error when it gave none)."""
+        remote_id = (result.remote_id if result else "") or sent.remote_id
+        if not remote_id:
+            self.error(
+                "contact",
+                f"{self.provider.display_name} did not return an id for {contact.phone}.",
+                local_id=contact.pk,
+            )
+            return
+        self._pushed.append((contact, link, remote_id, self._sent_state(sent, result), tags))
 
     def _sent_state(self, sent: RemoteContact, result: RemoteContact | None) -> dict:
         """What the provider now holds: its answer when it echoes the record (it may fill
