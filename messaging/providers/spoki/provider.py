@@ -19,41 +19,40 @@ documented; the HTTP layer honours one when DRF's throttling sends it.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from ..base import (
     AccountInfo,
-    CampaignStats,
     Capabilities,
     Channel,
     ConfigField,
     DeliveryUpdate,
-    InboundMessage,
-    OutboundMessage,
     Page,
     Provider,
-    RateLimit,
-    RemoteCampaign,
     RemoteContact,
     RemoteCustomField,
     RemoteList,
-    RemoteTemplate,
-    SendResult,
-    TemplateStatus,
     caps,
 )
-from ..errors import AuthError, NotFound, Rejected
-from ..http import HttpClient, iter_pages, load_cursor
-from . import webhooks
+from ..errors import NotFound, Rejected
+from ..http import iter_pages, load_cursor
+from .common import (
+    API,
+    MAX_BULK,
+    RATE_LIMITS,
+    SpokiHttpClient,
+    _account_type,
+    _flatten,
+    _is_business_refusal,
+    _naive_iso,
+    error_text,
+    send_result,
+    unpage,
+)
+from .content import SpokiContentMixin
 from .mapping import (
-    campaign_from_api,
-    campaign_stats_from_api,
-    campaign_to_api,
     contact_from_api,
     contact_to_api,
     credit_amount,
@@ -62,41 +61,28 @@ from .mapping import (
     delivery_from_message,
     ident,
     list_from_api,
-    message_status,
     phone,
-    template_to_api,
-    templates_from_api,
     text,
 )
+from .sending import SpokiSendingMixin
 
-API = "/api/1"
-MAX_BULK = 500  # sync_all, lists/{id}/sync_contacts and wh/ap/{uuid}/bulk all cap at 500
-
-# The documented per-endpoint limits ("Rate Limit: N/min" in each description).
-RATE_LIMITS = (
-    RateLimit(5, 60, "accounts"),
-    RateLimit(60, 60, "automations"),
-    RateLimit(5, 60, "campaigns"),
-    RateLimit(120, 60, "contacts"),
-    RateLimit(1, 60, "contacts_sync_all"),
-    RateLimit(5, 60, "contact_operators"),
-    RateLimit(5, 60, "custom_fields"),
-    RateLimit(5, 60, "lists"),
-    RateLimit(10, 60, "lists_create"),
-    RateLimit(1, 60, "lists_sync"),
-    RateLimit(5, 60, "reports"),
-    RateLimit(10, 60, "tags"),
-    RateLimit(10, 60, "templates_write"),  # list/retrieve/create have no stated limit
-    RateLimit(10, 60, "media_read"),
-    RateLimit(120, 60, "media_write"),
-    RateLimit(120, 60, "send_text"),
-    RateLimit(60, 60, "send_interactive"),  # buttons, list, template with media/carousel
-    RateLimit(240, 60, "send_note"),
-    RateLimit(30, 60, "webhooks"),
-)
+__all__ = [
+    "API",
+    "MAX_BULK",
+    "RATE_LIMITS",
+    "SpokiHttpClient",
+    "SpokiProvider",
+    "_account_type",
+    "_flatten",
+    "_is_business_refusal",
+    "_naive_iso",
+    "error_text",
+    "send_result",
+    "unpage",
+]
 
 
-class SpokiProvider(Provider):
+class SpokiProvider(SpokiContentMixin, SpokiSendingMixin, Provider):
     """Spoki (WhatsApp): contacts, lists, custom fields, templates, campaigns, automations, sends."""
 
     slug = "spoki"
@@ -570,493 +556,3 @@ class SpokiProvider(Provider):
                        idempotent=True)  # fmt: skip
         if self._members is not None:
             self._members[str(list_id)] = set()
-
-    # -- templates ----------------------------------------------------------------------------------
-
-    def iter_templates(self, *, search: str = "", channel_id: str = "") -> Iterator[RemoteTemplate]:
-        """Every template, one record per localization (status is per language)."""
-        params: dict[str, Any] = {}
-        if search:
-            params["search"] = search
-        if channel_id:
-            params["channel_id"] = channel_id
-        for page in self._pages(
-            self._path("templates"), lambda row: row, None, params, bucket="templates",
-            key=lambda d: d.get("id", repr(d)),
-        ):  # fmt: skip
-            for row in page.items:
-                yield from templates_from_api(row)
-
-    def _template_payload(self, remote_id: str) -> dict:
-        return self.http.get(self._path("templates", remote_id), bucket="templates")
-
-    def get_template(self, remote_id: str) -> RemoteTemplate:
-        """By id, or "id:language" for one localization; by default the approved one, else the first."""
-        template_id, _, language = str(remote_id).partition(":")
-        localizations = templates_from_api(self._template_payload(template_id))
-        if language:
-            for record in localizations:
-                if record.language.lower() == language.lower():
-                    return record
-            raise NotFound(
-                f"Spoki template {template_id} has no {language} localization.", provider=self.slug
-            )
-        approved = [r for r in localizations if r.status == TemplateStatus.APPROVED]
-        return (approved or localizations)[0]
-
-    def create_template(self, template: RemoteTemplate) -> RemoteTemplate:
-        """POST /templates/ as a DRAFT (submit_template() sends it to WhatsApp for review)."""
-        body = self.http.post(
-            self._path("templates"), json_body=template_to_api(template), bucket="templates"
-        )
-        return self._pick(templates_from_api(body), template.language)
-
-    def update_template(self, template: RemoteTemplate) -> RemoteTemplate:
-        """PATCH /templates/{id}/; the localization for template.language is edited in place."""
-        current = self._template_payload(template.remote_id)
-        localization_id = None
-        for loc in current.get("templatelocalization_set") or []:
-            if text(loc.get("language")).lower() == (template.language or "").lower():
-                localization_id = loc.get("id")
-        body = template_to_api(template, localization_id)
-        body["template_groups"] = current.get("template_groups") or []
-        response = self.http.patch(
-            self._path("templates", template.remote_id),
-            json_body=body,
-            bucket="templates_write",
-            idempotent=True,
-        )
-        return self._pick(templates_from_api(response), template.language)
-
-    def delete_template(self, remote_id: str, *, force: bool = False) -> None:
-        """DELETE (force_delete=true deactivates the automation steps that use it)."""
-        params = {"force_delete": "true"} if force else None
-        with contextlib.suppress(NotFound):
-            self.http.delete(self._path("templates", remote_id), params=params, bucket="templates_write")
-
-    def clone_template(self, remote_id: str) -> RemoteTemplate:
-        """GET /templates/{id}/clone/: a GET with a side effect (201, new DRAFT), so never retried."""
-        response = self.http.request(
-            "GET", self._path("templates", remote_id, "clone"), bucket="templates_write", idempotent=False
-        )
-        return self._pick(templates_from_api(response.json()), "")
-
-    def submit_template(self, remote_id: str) -> None:
-        """POST /templates/{id}/submit/ (204): DRAFT localizations go to WhatsApp for review."""
-        self.http.post(self._path("templates", remote_id, "submit"), bucket="templates_write")
-
-    def template_back_to_draft(self, remote_id: str) -> dict:
-        """POST /templates/{id}/back_to_draft/: unusable until approved again."""
-        return self.http.post(
-            self._path("templates", remote_id, "back_to_draft"), bucket="templates_write", idempotent=True
-        )
-
-    @staticmethod
-    def _pick(records: list[RemoteTemplate], language: str) -> RemoteTemplate:
-        for record in records:
-            if language and record.language.lower() == language.lower():
-                return record
-        return records[0]
-
-    def _template_id(self, name_or_id: str) -> str:
-        """Spoki sends by template id; accept a name too and look it up (once per instance)."""
-        value = str(name_or_id).strip()
-        if value.isdigit():
-            return value
-        if value not in self._template_ids:
-            for record in self.iter_templates(search=value):
-                if record.name == value:
-                    self._template_ids[value] = record.remote_id
-                    break
-            else:
-                raise NotFound(f"No Spoki template is named {value!r}.", provider=self.slug)
-        return self._template_ids[value]
-
-    # -- campaigns ----------------------------------------------------------------------------------
-
-    def iter_campaigns(self, *, scheduled_from=None, scheduled_to=None) -> Iterator[RemoteCampaign]:
-        """GET /campaigns/ (5/min), optionally windowed by scheduled_datetime."""
-        params: dict[str, Any] = {}
-        if scheduled_from:
-            params["scheduled_datetime_gte"] = _naive_iso(scheduled_from)
-        if scheduled_to:
-            params["scheduled_datetime_lte"] = _naive_iso(scheduled_to)
-        for page in self._pages(self._path("campaigns"), campaign_from_api, None, params, bucket="campaigns"):
-            yield from page.items
-
-    def get_campaign(self, remote_id: str) -> RemoteCampaign:
-        return campaign_from_api(self.http.get(self._path("campaigns", remote_id), bucket="campaigns"))
-
-    def create_campaign(self, campaign: RemoteCampaign) -> RemoteCampaign:
-        """POST /campaigns/ with `template` (Spoki builds the automation) or raw["automation"]."""
-        body = self.http.post(
-            self._path("campaigns"), json_body=campaign_to_api(campaign), bucket="campaigns"
-        )
-        return campaign_from_api(body)
-
-    def update_campaign(self, campaign: RemoteCampaign) -> RemoteCampaign:
-        """PATCH /campaigns/{id}/ (only while it is not processing)."""
-        body = self.http.patch(
-            self._path("campaigns", campaign.remote_id), json_body=campaign_to_api(campaign),
-            bucket="campaigns", idempotent=True,
-        )  # fmt: skip
-        return campaign_from_api(body)
-
-    def delete_campaign(self, remote_id: str) -> None:
-        """DELETE (403 spoki::403 while it is processing)."""
-        with contextlib.suppress(NotFound):
-            self.http.delete(self._path("campaigns", remote_id), bucket="campaigns")
-
-    def get_campaign_stats(self, remote_id: str) -> CampaignStats:
-        """The counters Spoki keeps on the campaign itself."""
-        return campaign_stats_from_api(self.http.get(self._path("campaigns", remote_id), bucket="campaigns"))
-
-    # -- automations ----------------------------------------------------------------------------------
-
-    def iter_automations(self, *, search: str = "", is_active: bool | None = None) -> Iterator[dict]:
-        """Automations as Spoki returns them; webhook_set[] holds each trigger's uuid and secret."""
-        params: dict[str, Any] = {}
-        if search:
-            params["search"] = search
-        if is_active is not None:
-            params["is_active"] = "true" if is_active else "false"
-        yield from self._iter_raw(self._path("automations"), params, bucket="automations")
-
-    def get_automation(self, automation_id: str) -> dict:
-        return self.http.get(self._path("automations", automation_id), bucket="automations")
-
-    def create_automation(self, definition: dict) -> dict:
-        """POST /automations/ with the documented body (name, steps, trigger sets…)."""
-        return self.http.post(self._path("automations"), json_body=definition, bucket="automations")
-
-    def automation_custom_fields_used(self, automation_id: str) -> dict:
-        """Which contact fields and custom fields an automation needs before it is started."""
-        return self.http.get(
-            self._path("automations", automation_id, "custom-fields-used"), bucket="automations"
-        )
-
-    def _trigger(self, automation: str | dict) -> tuple[str, str]:
-        if isinstance(automation, dict):
-            payload = automation
-        elif re.fullmatch(r"[0-9a-fA-F-]{32,36}", str(automation)):
-            raise Rejected("Pass the automation id or payload: the trigger secret is on the automation.")
-        else:
-            payload = self.get_automation(str(automation))
-        for hook in payload.get("webhook_set") or []:
-            if hook.get("is_active", True) and hook.get("uuid") and hook.get("secret"):
-                return str(hook["uuid"]), str(hook["secret"])
-        raise Rejected(
-            f"Spoki automation {payload.get('id')} has no active API trigger (webhook_set) to start it.",
-            provider=self.slug,
-        )
-
-    @staticmethod
-    def _trigger_contact(contact: RemoteContact, metadata: Mapping[str, Any] | None) -> dict:
-        body = contact_to_api(contact)
-        if metadata:
-            body["metadata"] = dict(metadata)
-        return body
-
-    def start_automation(
-        self, automation: str | dict, contact: RemoteContact, metadata: Mapping[str, Any] | None = None
-    ) -> None:
-        """POST /wh/ap/{uuid}/ with the trigger secret (no API key). It upserts the contact itself."""
-        uuid, secret = self._trigger(automation)
-        body = {"secret": secret, **self._trigger_contact(contact, metadata)}
-        # Starting sends messages: never retried on a 5xx (idempotent=False).
-        self.http.request(
-            "POST", f"/wh/ap/{uuid}/", json_body=body, headers={"X-Spoki-Api-Key": None},
-            bucket="automation_trigger", idempotent=False,
-        )  # fmt: skip
-
-    def start_automation_bulk(
-        self, automation: str | dict, contacts: list[RemoteContact], metadata: Mapping[str, Any] | None = None
-    ) -> None:
-        """POST /wh/ap/{uuid}/bulk/ with up to 500 contacts."""
-        if len(contacts) > MAX_BULK:
-            raise Rejected(f"Spoki starts at most {MAX_BULK} contacts per call.", provider=self.slug)
-        uuid, secret = self._trigger(automation)
-        body = {"secret": secret, "contacts": [self._trigger_contact(c, metadata) for c in contacts]}
-        self.http.request(
-            "POST", f"/wh/ap/{uuid}/bulk/", json_body=body, headers={"X-Spoki-Api-Key": None},
-            bucket="automation_trigger", idempotent=False,
-        )  # fmt: skip
-
-    # -- sending ----------------------------------------------------------------------------------------
-
-    def send(self, message: OutboundMessage) -> SendResult:
-        """WhatsApp only: a template when template_name is set, else buttons/list/text."""
-        if message.channel != Channel.WHATSAPP.value:
-            raise self.unsupported(f"sending {message.channel} messages")
-        if message.template_name:
-            return self.send_template(
-                message.to, message.template_name, language=message.template_language,
-                variables=message.variables, header_media_url=message.media_url,
-                buttons=message.buttons, reference=message.reference, channel_id=message.sender,
-            )  # fmt: skip
-        if message.buttons and any("sections" in b or "rows" in b for b in message.buttons):
-            section = message.buttons[0]
-            return self.send_list(
-                message.to, message.text, title=section.get("title", ""),
-                sections=section.get("sections") or [section], reference=message.reference,
-                channel_id=message.sender,
-            )  # fmt: skip
-        if message.buttons:
-            return self.send_buttons(
-                message.to,
-                message.text,
-                message.buttons,
-                reference=message.reference,
-                channel_id=message.sender,
-            )
-        return self.send_text(
-            message.to, message.text, reference=message.reference, channel_id=message.sender
-        )
-
-    def _send(self, body: dict, *, bucket: str, reference: str, channel_id: str = "") -> SendResult:
-        channel = channel_id if str(channel_id).isdigit() else self.settings.get("channel_id")
-        if channel:
-            body["channel_id"] = int(channel)
-        if reference:
-            # metadata is echoed back in message webhooks: that is how updates find our row.
-            body["metadata"] = {**body.get("metadata", {}), "reference": reference}
-        # Never retried on a 5xx or read timeout: the message may already have gone out.
-        response = self.http.request(
-            "POST", self._path("messages", "send"), json_body=body, bucket=bucket, idempotent=False
-        )
-        try:
-            payload = response.json() if response.content else {}
-        except ValueError:
-            payload = {"text": response.text[:500]}
-        return send_result(payload, response.status_code, body.get("phone", ""), reference)
-
-    def send_text(self, to: str, text_: str, *, reference: str = "", channel_id: str = "") -> SendResult:
-        """A free-form text (only inside WhatsApp's 24 h window, 120/min)."""
-        body = {"type": "Message", "content_type": "Text", "phone": phone(to), "text": text_}
-        return self._send(body, bucket="send_text", reference=reference, channel_id=channel_id)
-
-    def add_note(self, to: str, text_: str, *, reference: str = "") -> SendResult:
-        """An internal note in the contact's chat (not sent to them; 240/min)."""
-        body = {"type": "Note", "content_type": "Text", "phone": phone(to), "text": text_}
-        return self._send(body, bucket="send_note", reference=reference)
-
-    def send_buttons(
-        self, to: str, text_: str, buttons: list[dict], *, header: str = "", footer: str = "",
-        reference: str = "", channel_id: str = "",
-    ) -> SendResult:  # fmt: skip
-        """Interactive quick-reply buttons; each button's payload comes back on the reply."""
-        body: dict[str, Any] = {
-            "type": "Message", "content_type": "Interactive", "phone": phone(to), "text": text_,
-            "buttons": [
-                {"button_type": b.get("type") or b.get("button_type") or "quick_reply", "text": b.get("text", ""),
-                 "order": b.get("order", i), "payload": b.get("payload", "")}
-                for i, b in enumerate(buttons)
-            ],
-        }  # fmt: skip
-        if header:
-            body["header"] = {"format": "text", "text": header}
-        if footer:
-            body["footer"] = {"text": footer}
-        return self._send(body, bucket="send_interactive", reference=reference, channel_id=channel_id)
-
-    def send_list(
-        self, to: str, text_: str, *, title: str, sections: list[dict], header: str = "", footer: str = "",
-        reference: str = "", channel_id: str = "",
-    ) -> SendResult:  # fmt: skip
-        """A list message: sections of rows ({title, description, payload})."""
-        body: dict[str, Any] = {
-            "type": "Message", "content_type": "List", "phone": phone(to), "text": text_,
-            "list": {"title": title, "sections": [
-                {"title": s.get("title", ""), "rows": list(s.get("rows") or [])} for s in sections
-            ]},
-        }  # fmt: skip
-        if header:
-            body["header"] = {"format": "text", "text": header}
-        if footer:
-            body["footer"] = {"text": footer}
-        return self._send(body, bucket="send_interactive", reference=reference, channel_id=channel_id)
-
-    def send_template(
-        self, to: str, template: str, *, language: str = "", variables: list | dict | None = None,
-        header_media_url: str = "", header_media_set: list[dict] | None = None,
-        buttons: list[dict] | None = None, email: str = "", reference: str = "", channel_id: str = "",
-    ) -> SendResult:  # fmt: skip
-        """A template by id or name: custom_fields fill its %%CODE%% placeholders; media header or carousel."""
-        template_id = self._template_id(template)
-        body: dict[str, Any] = {"type": "Template", "phone": phone(to), "template": int(template_id)}
-        language = language or self.settings.get("template_language", "")
-        if language:
-            body["language"] = language
-        if email:
-            body["email"] = email
-        if isinstance(variables, dict) and variables:
-            body["custom_fields"] = {str(k): str(v) for k, v in variables.items()}
-        elif variables:
-            # Positional values follow the order of the template's placeholders.
-            codes = self.get_template(template_id).variables
-            body["custom_fields"] = {code: str(value) for code, value in zip(codes, variables, strict=False)}
-        if header_media_url:
-            body["header_media"] = {"url": header_media_url, "filename": header_media_url.rsplit("/", 1)[-1]}
-        if header_media_set:
-            body["header_media_set"] = [dict(item) for item in header_media_set]
-        if buttons:
-            body["buttons"] = [
-                {"order": b.get("order", i), "payload": b.get("payload", "")} for i, b in enumerate(buttons)
-            ]
-        media = header_media_url or header_media_set
-        return self._send(
-            body, bucket="send_interactive" if media else "send_template", reference=reference,
-            channel_id=channel_id,
-        )  # fmt: skip
-
-    # -- webhooks ----------------------------------------------------------------------------------------
-
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
-        """X-Spoki-Signature (V2 HMAC-SHA256 with a 5-minute window) or X-SPOKI-HASH (V1 PBKDF2)."""
-        webhooks.verify(headers, body, secret)
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
-        """message.outbound → DeliveryUpdate, message.inbound → InboundMessage; others ignored."""
-        return webhooks.parse(body)
-
-    def iter_webhook_subscriptions(self) -> list[dict]:
-        """The account's external webhooks (a bare array), each with its event and secret."""
-        rows, _, _ = unpage(self.http.get(self._path("external-webhooks"), bucket="webhooks"))
-        return rows
-
-    def subscribe_webhook(self, event: str, url: str) -> dict:
-        """Create a V2 webhook for one event; the response carries the signing secret."""
-        body = {"event": event, "version": 2, "url": url, "is_active": True}
-        return self.http.post(self._path("external-webhooks"), json_body=body, bucket="webhooks")
-
-
-class SpokiHttpClient(HttpClient):
-    """HttpClient that tells Spoki's business refusals apart from refused credentials.
-
-    Spoki answers 403 both for a missing key and for rules such as "You can't delete a campaign
-    while it's processing" (spoki::403) or a custom field used by an automation (spoki::3005).
-    Only the first is an AuthError: the others are Rejected, so an account is not marked as
-    having bad credentials because a campaign was busy.
-    """
-
-    def request(self, method: str, path: str, **kwargs):
-        try:
-            return super().request(method, path, **kwargs)
-        except AuthError as exc:
-            if exc.status == 403 and _is_business_refusal(exc.body):
-                raise Rejected(
-                    f"Spoki refused the request (403): {exc.message.split(': ', 1)[-1]}",
-                    status=exc.status,
-                    provider=exc.provider,
-                    request_id=exc.request_id,
-                    body=exc.body,
-                    method=exc.method,
-                    path=exc.path,
-                ) from None
-            raise
-
-
-def _is_business_refusal(body: str) -> bool:
-    try:
-        payload = json.loads(body or "")
-    except ValueError:
-        return False
-    if not isinstance(payload, dict):
-        return False
-    words = f"{payload.get('detail', '')} {payload.get('datail', '')} {payload.get('title', '')}".lower()
-    if "credential" in words or "authoriz" in words or "api key" in words:
-        return False
-    return str(payload.get("code", "")).startswith("spoki::")
-
-
-# --- helpers ----------------------------------------------------------------------------------------------
-
-
-def unpage(body: Any) -> tuple[list, dict | None, int | None]:
-    """(rows, next query, count) from a DRF envelope, a bare array, or a single object."""
-    if isinstance(body, list):
-        return body, None, len(body)
-    if not isinstance(body, dict):
-        return [], None, None
-    if "results" not in body:
-        return ([body] if body else []), None, None
-    rows = body.get("results") or []
-    next_url = body.get("next")
-    next_query = None
-    if next_url:
-        query = parse_qs(urlsplit(str(next_url)).query, keep_blank_values=True)
-        next_query = {k: v[-1] for k, v in query.items()}
-    count = body.get("count")
-    return rows, next_query, count if isinstance(count, int) else None
-
-
-def error_text(status: int, body: Any) -> str:
-    """A readable sentence from any of Spoki's error bodies."""
-    if isinstance(body, str):
-        # nginx answers 5xx with an HTML page: keep its words, not its tags.
-        plain = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)).strip()
-        return plain[:300] or f"HTTP {status}"
-    if isinstance(body, list):
-        return "; ".join(str(item) for item in body[:5]) or f"HTTP {status}"
-    if not isinstance(body, dict):
-        return f"HTTP {status}"
-    # Problem object: {"type","title","code","status","datail"} (sic) — or `detail` in newer ones.
-    detail = body.get("datail", body.get("detail"))
-    message = body.get("message") or body.get("error") or ""
-    code = body.get("code") or body.get("error_code") or ""
-    parts = []
-    if message:
-        parts.append(str(message))
-    if isinstance(detail, str) and detail:
-        parts.append(detail)
-    elif isinstance(detail, (dict, list)):
-        parts.append(_flatten(detail))
-    if not parts and body.get("title"):
-        parts.append(str(body["title"]))
-    if not parts:
-        # DRF field validation: {"phone": ["This field is required."]}
-        parts.append(_flatten({k: v for k, v in body.items() if k not in ("status", "type")}))
-    sentence = ": ".join(p for p in parts if p) or f"HTTP {status}"
-    return f"{sentence} [{code}]" if code else sentence
-
-
-def _flatten(value: Any, prefix: str = "") -> str:
-    if isinstance(value, dict):
-        return "; ".join(_flatten(v, f"{prefix}{k}.") for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(_flatten(v, prefix) for v in value)
-    return f"{prefix.rstrip('.')}: {value}" if prefix else str(value)
-
-
-def send_result(payload: Any, status: int, to: str, reference: str) -> SendResult:
-    """The send response is undocumented ("the dispatcher's response"): take whatever id it has."""
-    data = payload if isinstance(payload, dict) else {}
-    inner = data.get("message") if isinstance(data.get("message"), dict) else data
-    remote_id = text(
-        inner.get("uuid") or inner.get("message_uuid") or inner.get("id") or inner.get("message_id")
-    )
-    state = inner.get("send_status") or inner.get("status")
-    normalised = message_status(state) if state else ("queued" if status in (200, 201, 202) else "unknown")
-    if normalised == "unknown":
-        normalised = "queued"
-    return SendResult(
-        accepted=True,
-        remote_id=remote_id,
-        to=to,
-        channel=Channel.WHATSAPP.value,
-        status=normalised,
-        reference=reference,
-        raw=data if data else {"body": payload},
-    )
-
-
-def _account_type(value: Any) -> str:
-    return (
-        {1: "Sandbox", 2: "Standard", 4: "Agency"}.get(value, "") if isinstance(value, int) else text(value)
-    )
-
-
-def _naive_iso(value: Any) -> str:
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S")
-    return str(value)
