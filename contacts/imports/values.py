@@ -1,7 +1,8 @@
 """Turning cells into contact values: text, phones, dates (Excel serials too), genders, countries.
 
 Every function returns the cleaned value or raises ValueError with a reason a person
-can act on; the pipeline turns those into rejected rows.
+can act on. For the phone that rejects the row; for any other (optional) field the
+contact is imported without that value and the reason is recorded as a warning.
 """
 
 from __future__ import annotations
@@ -21,9 +22,31 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBERISH = re.compile(r"^[+-]?[\d\s().,/-]+$")
 _PHONE_PUNCT = str.maketrans("", "", " -.()/\u00a0")
 
+# What exporters write in a cell that is empty: Outlook's "0/0/00" dates and "Unspecified"
+# gender (Italian Outlook: "Non specificato"), "None", "N/A", Excel's "#N/A", a lone "-".
+EMPTY_MARKERS = frozenset({
+    "0/0/00", "0/0/0000", "00/00/00", "00/00/0000", "0000-00-00", "unspecified", "non specificato",
+    "none", "n/a", "#n/a", "-", "--",
+})  # fmt: skip
+_EMPTY_MAX = max(len(m) for m in EMPTY_MARKERS)
+
+
+def is_empty(value) -> bool:
+    """True for None, blank text and the exporters' conventions for "no value" (EMPTY_MARKERS)."""
+    if value is None:
+        return True
+    if type(value) is str:
+        if len(value) > _EMPTY_MAX + 4:
+            return False
+        text = value.strip()
+        return not text or text.lower() in EMPTY_MARKERS
+    return False
+
+
 GENDERS = {
-    "m": "male", "male": "male", "maschio": "male", "uomo": "male", "man": "male", "mr": "male",
-    "f": "female", "female": "female", "femmina": "female", "donna": "female", "woman": "female",
+    "m": "male", "male": "male", "maschio": "male", "maschile": "male", "uomo": "male", "man": "male",
+    "mr": "male", "f": "female", "female": "female", "femmina": "female", "femminile": "female",
+    "donna": "female", "woman": "female",
     "other": "other", "altro": "other", "x": "other", "non-binary": "other",
 }  # fmt: skip
 LANGUAGES = {
@@ -248,7 +271,10 @@ def clean_language(value) -> str:
         return text[:2]
     from .mapping import norm_header
 
-    return LANGUAGES.get(norm_header(text), "")
+    code = LANGUAGES.get(norm_header(text))
+    if code is None:
+        raise ValueError(f"language not understood: {text[:20]!r}")
+    return code
 
 
 def clean_country(value) -> str:
@@ -259,7 +285,10 @@ def clean_country(value) -> str:
         return text.upper()
     from .mapping import norm_header
 
-    return COUNTRIES.get(norm_header(text), "")
+    code = COUNTRIES.get(norm_header(text))
+    if code is None:
+        raise ValueError(f"country not understood: {text[:30]!r}")
+    return code
 
 
 def clean_email(value) -> str:
