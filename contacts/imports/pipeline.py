@@ -27,13 +27,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
 
 from contacts.models import Contact, CustomField
 
-from .reports import RejectedFile
+from .reports import RejectedFile, WarningsFile
 from .rows import (  # noqa: F401 - the pipeline's public names, imported from here by services and tests
     KINDS,
     TEXT_ATTRS,
@@ -63,6 +63,7 @@ class Counts:
     unchanged: int = 0
     merged: int = 0
     rejected: int = 0
+    warned: int = 0  # imported rows (created/updated/unchanged/merged) with a value left out
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -80,6 +81,8 @@ class Progress:
     rejected_offset: int
     rate: float
     errors: dict  # reason → count (first reasons only)
+    warnings_offset: int = 0
+    warning_examples: list = field(default_factory=list)  # the first WARNING_EXAMPLES, as dicts
 
 
 def run(
@@ -95,6 +98,10 @@ def run(
     dry_run: bool = False,
     limit: int | None = None,
     rejected_sink=None,
+    warnings_path=None,
+    warnings_offset: int = 0,
+    warnings_sink=None,
+    warning_examples: list | None = None,
 ) -> Counts:
     """Import `path`; resumes after `start_index` rows with `counts` so far. Returns final counts.
 
@@ -105,12 +112,16 @@ def run(
         raise ValueError(f"update mode must be one of {', '.join(UPDATE_MODES)}")
     custom_fields = {f.key: f for f in CustomField.objects.all()}
     source = open_source(path, options, custom_fields)
-    prepare = Preparer(options, custom_fields)
+    prepare = Preparer(options, custom_fields, source.columns)
     writer = make_writer(options) if not dry_run else None
     counts = Counts(**asdict(counts)) if counts else Counts()
     rejected = rejected_sink
     if rejected is None and rejected_path:
         rejected = RejectedFile(rejected_path, source.headers, rejected_offset)
+    warned = warnings_sink
+    if warned is None and warnings_path:
+        warned = WarningsFile(warnings_path, warnings_offset)
+    reports = Reports(rejected, warned, warning_examples if warning_examples is not None else [])
     started = time.monotonic()
     encode = copy_text if isinstance(writer, PostgresWriter) else None
     # The writer thread mostly waits on the database and needs the GIL only briefly between
@@ -128,14 +139,13 @@ def run(
             waited += now - mark
             done_this_run += batch.rows
             counts.merged += batch.merged
-            _commit(writer, options, batch, rejected, counts, on_batch, source, started, done_this_run)
+            _commit(writer, options, batch, reports, counts, on_batch, source, started, done_this_run)
             mark = time.monotonic()
             wrote += mark - now
     finally:
         batches.stop()
         sys.setswitchinterval(switch_interval)
-        if rejected:
-            rejected.close()
+        reports.close()
     # Where the time went, for whoever tunes this next: reading/normalising vs writing.
     logger.info(
         "import of %s: %d rows in %.1f s (%.1f s waiting for the reader, %.1f s writing; %d full phone parses)",
@@ -157,6 +167,8 @@ class Batch:
     final: bool = False
     primary_copy: bytes | None = None
     dups_copy: bytes | None = None
+    warnings: list = field(default_factory=list)  # (phone, FieldWarning) in file order
+    warned: int = 0  # rows of this batch with at least one warning
 
 
 class _BatchProducer:
@@ -217,7 +229,8 @@ class _BatchProducer:
         primary: dict[str, Row] = {}
         dups: dict[str, Row] = {}
         rejections: list[Rejection] = []
-        rows = merged = 0
+        warnings: list = []
+        rows = merged = warned = 0
         index = -1
         for index, (line, raw, vals, phones, error) in enumerate(self.source.items):
             if self.stopping.is_set():
@@ -236,6 +249,9 @@ class _BatchProducer:
                 rejections.append(item)
             else:
                 phone = item.phone
+                if item.warnings:
+                    warned += 1
+                    warnings.extend((phone, w) for w in item.warnings)
                 if phone in primary:
                     merge_rows(primary[phone], item)
                     merged += 1
@@ -250,23 +266,110 @@ class _BatchProducer:
             if rows >= self.batch_size:
                 seen.update(primary)
                 batch = Batch(primary, dups, rejections, rows, merged, index + 1, self.source.position())
+                batch.warnings, batch.warned = warnings, warned
                 self._encode(batch)
                 if not self._put(("batch", batch)):
                     return
-                primary, dups, rejections, rows, merged = {}, {}, [], 0, 0
+                primary, dups, rejections, warnings, rows, merged, warned = {}, {}, [], [], 0, 0, 0
         seen.update(primary)
         batch = Batch(primary, dups, rejections, rows, merged, index + 1, self.source.size, True)
+        batch.warnings, batch.warned = warnings, warned
         self._encode(batch)
         self._put(("batch", batch))
 
     def _encode(self, batch: Batch) -> None:
+        # Phone order: two imports upserting overlapping phones take their row locks in the same
+        # order, so they wait for each other instead of deadlocking.
+        batch.primary = dict(sorted(batch.primary.items()))
+        batch.dups = dict(sorted(batch.dups.items()))
         if self.encode is not None:
             batch.primary_copy = self.encode(list(batch.primary.values()))
             if batch.dups:
                 batch.dups_copy = self.encode(list(batch.dups.values()))
 
 
-def _commit(writer, options, batch: Batch, rejected, counts, on_batch, source, started, done_this_run):
+class Reports:
+    """The rejected-rows and warnings sinks of a run (files, or in-memory for previews)."""
+
+    def __init__(self, rejected, warnings, examples: list):
+        self.rejected, self.warnings, self.examples = rejected, warnings, examples
+
+    def offsets(self) -> tuple[int, int]:
+        return (
+            self.rejected.tell() if hasattr(self.rejected, "tell") else 0,
+            self.warnings.tell() if hasattr(self.warnings, "tell") else 0,
+        )
+
+    def rewind(self, offsets, examples: int) -> None:
+        for sink, offset in zip((self.rejected, self.warnings), offsets, strict=True):
+            if hasattr(sink, "rewind"):
+                sink.rewind(offset)
+        del self.examples[examples:]
+
+    def add(self, batch: Batch) -> tuple[int, int]:
+        """Write the batch's rejections and warnings; returns the files' lengths (resume points)."""
+        rejected_offset = warnings_offset = 0
+        if self.rejected is not None:
+            for rej in batch.rejections:
+                self.rejected.add(rej)
+            rejected_offset = self.rejected.flush()
+        for phone, w in batch.warnings:
+            if len(self.examples) >= WARNING_EXAMPLES:
+                break
+            self.examples.append({**w.as_dict(), "phone": phone})
+        if self.warnings is not None:
+            for item in batch.warnings:
+                self.warnings.add(item)
+            warnings_offset = self.warnings.flush()
+        return rejected_offset, warnings_offset
+
+    def close(self) -> None:
+        for sink in (self.rejected, self.warnings):
+            if sink is not None:
+                sink.close()
+
+
+WARNING_EXAMPLES = 20  # warnings kept with the import's record (all of them are in the warnings file)
+DEADLOCK_RETRIES = 5
+
+
+def _is_deadlock(exc: BaseException) -> bool:
+    cause = exc
+    while cause is not None:
+        if type(cause).__name__ in ("DeadlockDetected", "SerializationFailure"):
+            return True
+        cause = cause.__cause__ or cause.__context__
+        if cause is exc:
+            break
+    return False
+
+
+def _commit(writer, options, batch: Batch, reports: Reports, counts, on_batch, source, started, done_this_run):
+    """Write one batch and its progress in one transaction.
+
+    A batch that loses a deadlock against another import (both upserting the same phones)
+    is rolled back by PostgreSQL; it is simply run again, with its reports rewound, so staff
+    never see the failure. Rows are written in phone order, which makes deadlocks rare.
+    """
+    before = asdict(counts)
+    offsets, examples = reports.offsets(), len(reports.examples)
+    for attempt in range(DEADLOCK_RETRIES + 1):
+        try:
+            _commit_once(writer, options, batch, reports, counts, on_batch, source, started, done_this_run)
+            return
+        except Exception as exc:
+            if attempt == DEADLOCK_RETRIES or not _is_deadlock(exc):
+                raise
+            logger.warning("import batch ending at row %d deadlocked; retrying (%d)", batch.cursor, attempt + 1)
+            for key, value in before.items():
+                setattr(counts, key, value)
+            reports.rewind(offsets, examples)
+            if writer is not None:
+                writer.forget_tags()
+            time.sleep(0.05 * (attempt + 1))
+
+
+def _commit_once(writer, options, batch: Batch, reports: Reports, counts, on_batch, source, started, done_this_run):
     rows = list(batch.primary.values())
     with transaction.atomic():
         if writer is not None:
@@ -279,14 +382,11 @@ def _commit(writer, options, batch: Batch, rejected, counts, on_batch, source, s
         counts.updated += updated
         counts.unchanged += unchanged
         counts.rejected += len(batch.rejections)
+        counts.warned += batch.warned
         counts.processed = batch.cursor
         if batch.final:
             counts.total_rows = batch.cursor
-        offset = 0
-        if rejected:
-            for rej in batch.rejections:
-                rejected.add(rej)
-            offset = rejected.flush()
+        rejected_offset, warnings_offset = reports.add(batch)
         elapsed = max(time.monotonic() - started, 1e-6)
         if on_batch:
             on_batch(
@@ -295,9 +395,11 @@ def _commit(writer, options, batch: Batch, rejected, counts, on_batch, source, s
                     cursor=batch.cursor,
                     position=batch.position,
                     size=source.size,
-                    rejected_offset=offset,
+                    rejected_offset=rejected_offset,
                     rate=done_this_run / elapsed,
                     errors={},
+                    warnings_offset=warnings_offset,
+                    warning_examples=list(reports.examples),
                 )
             )
 

@@ -29,7 +29,16 @@ class RejectedFile:
         else:
             self.fh = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 - BOM: Excel reads UTF-8
             self.writer = _csv.writer(self.fh)
-            self.writer.writerow([*headers, "line", "error"])
+            self.writer.writerow(self.header_row())
+
+    def header_row(self) -> list[str]:
+        return [*self.headers, "line", "error"]
+
+    def rewind(self, offset: int) -> None:
+        """Forget what was written after `offset` (a batch whose transaction was retried)."""
+        self.fh.flush()
+        self.fh.truncate(offset)
+        self.fh.seek(offset)
 
     def add(self, rej: Rejection) -> None:
         width = len(self.headers)
@@ -44,5 +53,28 @@ class RejectedFile:
         os.fsync(self.fh.fileno())
         return self.fh.tell()
 
+    def tell(self) -> int:
+        self.fh.flush()
+        return self.fh.tell()
+
     def close(self) -> None:
         self.fh.close()
+
+
+class WarningsFile(RejectedFile):
+    """The warnings CSV: one line per optional value left out of an imported contact.
+
+    Columns: line, phone (the contact it belongs to), column, value, reason. Same append /
+    truncate-on-resume rules as the rejected rows.
+    """
+
+    def __init__(self, path, offset: int = 0):
+        super().__init__(path, [], offset)
+
+    def header_row(self) -> list[str]:
+        return ["line", "phone", "column", "value", "reason"]
+
+    def add(self, item) -> None:  # (phone, FieldWarning)
+        phone, w = item
+        self.writer.writerow([w.line, phone, V.neutralise(w.column), V.neutralise(w.value), w.reason])
+        self.count += 1

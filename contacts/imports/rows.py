@@ -18,7 +18,14 @@ from contacts.models import Contact, CustomField
 
 from . import values as V
 from .errors import ImportFileError
-from .mapping import ATTRIBUTE_TARGETS, PHONE, auto_mapping, google_type_columns
+from .mapping import (
+    ATTRIBUTE_TARGETS,
+    PHONE,
+    auto_mapping,
+    google_email_columns,
+    google_type_columns,
+    label_kind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +66,20 @@ class Row:
     attrs: dict
     fields: dict
     tags: list[str]
+    warnings: list | None = None  # [FieldWarning]: optional values that were dropped
+
+
+@dataclass
+class FieldWarning:
+    """An optional value that could not be understood: the contact was imported without it."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "column": self.column, "value": self.value, "reason": self.reason}
 
 
 @dataclass
@@ -103,6 +124,7 @@ class Source:
     position: Callable[[], int]
     detected: dict
     size: int  # units of position(): bytes, or rows for xlsx
+    columns: dict = field(default_factory=dict)  # target → the column (header) it is read from
 
 
 def open_source(
@@ -110,11 +132,13 @@ def open_source(
 ) -> Source:
     """Open `path` as options.kind; ImportFileError if it cannot be read or has no phone column."""
     if options.kind == "vcard":
-        from .vcard import HEADERS, read_vcards
+        from .vcard import COLUMNS, HEADERS, read_vcards
 
         cards, position = read_vcards(path)
         items = ((c.line, [c.raw], c.values, c.phones, c.error) for c in cards)
-        return Source("vcard", list(HEADERS), 0, ["vcard"], [], items, position, {}, os.path.getsize(path))
+        return Source(
+            "vcard", list(HEADERS), 0, ["vcard"], [], items, position, {}, os.path.getsize(path), dict(COLUMNS)
+        )
     if options.kind == "xlsx":
         from .xlsx import read_xlsx
 
@@ -143,7 +167,14 @@ def open_source(
     phones = [i for i, t in enumerate(targets) if t == PHONE]
     order = [i for i in (options.phone_order or auto_order) if i in phones]
     order += [i for i in phones if i not in order]
-    items = _map_rows(table.rows, table.headers, targets, order)
+    email_cols = google_email_columns(table.headers)
+    if not any(targets[i] == "email" for i in email_cols):
+        email_cols = {}  # staff mapped the e-mail elsewhere (or nowhere): their choice stands
+    items = _map_rows(table.rows, table.headers, targets, order, email_cols)
+    columns = {}
+    for i, target in enumerate(targets):
+        if target and target != PHONE:
+            columns.setdefault(target, table.headers[i] or f"column {i + 1}")
     return Source(
         options.kind,
         table.headers,
@@ -154,42 +185,76 @@ def open_source(
         table.position,
         table.detected,
         size,
+        columns,
     )
 
 
-def _map_rows(rows, headers, targets, order):
-    """(line, raw cells, values by target, phone cells in winning order, None) per row."""
+def _map_rows(rows, headers, targets, order, email_cols=None):
+    """(line, raw cells, values by target, phone cells in winning order, None) per row.
+
+    Empty cells and the exporters' "empty" conventions (V.EMPTY_MARKERS) give no value.
+    """
     plan = [(i, t) for i, t in enumerate(targets) if t and t != PHONE]
     type_cols = google_type_columns(headers)
+    is_empty = V.is_empty
     for line, cells in rows:
         n = len(cells)
         values = {}
         for i, target in plan:
             if i < n:
                 v = cells[i]
-                if v is not None and v != "":
+                if v is not None and v != "" and not is_empty(v):
                     values[target] = v
-        phones = [cells[i] for i in order if i < n and cells[i] not in (None, "")]
-        if type_cols and phones:
+        if email_cols:
+            email = _pick_email(cells, email_cols)
+            if email is None:
+                values.pop("email", None)
+            else:
+                values["email"] = email
+        if type_cols:
             phones = _order_by_type(cells, order, type_cols)
+        else:
+            phones = [cells[i] for i in order if i < n and not is_empty(cells[i])]
         yield line, cells, values, phones, None
 
 
 def _order_by_type(cells, order, type_cols):
-    """Google's export says per row which "Phone N" is Mobile or Fax: mobile first, fax never."""
-    mobile, other = [], []
+    """Google's export says per row what each "Phone N" is ("Phone N - Label", "- Type" in the
+    legacy export): mobile first, then the preferred ("* …"), then file order; fax never."""
+    ranked = []
     n = len(cells)
-    for i in order:
+    for position, i in enumerate(order):
         value = cells[i] if i < n else None
-        if value in (None, ""):
+        if V.is_empty(value):
             continue
-        kind = str(cells[type_cols[i]]).lower() if i in type_cols and type_cols[i] < n else ""
-        if "fax" in kind:
+        label = cells[type_cols[i]] if i in type_cols and type_cols[i] < n else ""
+        kind, preferred = label_kind(label)
+        if kind == "fax":
             continue
-        # Google joins several numbers of one type with " ::: ".
+        # Google joins several numbers of one label with " ::: ".
         parts = [p.strip() for p in str(value).split(":::")] if isinstance(value, str) else [value]
-        (mobile if "mobile" in kind or "cell" in kind else other).extend(p for p in parts if p != "")
-    return mobile + other
+        for sub, part in enumerate(parts):
+            if part != "":
+                ranked.append(((kind != "mobile", not preferred, position, sub), part))
+    ranked.sort(key=lambda item: item[0])
+    return [part for _, part in ranked]
+
+
+def _pick_email(cells, email_cols):
+    """Google's "E-mail N - Value" columns: the preferred one ("* " label), else the first."""
+    best = None
+    n = len(cells)
+    for position, (i, label_i) in enumerate(sorted(email_cols.items())):
+        value = cells[i] if i < n else None
+        if V.is_empty(value):
+            continue
+        label = cells[label_i] if label_i is not None and label_i < n else ""
+        preferred = str(label or "").strip().startswith("*")
+        first = str(value).split(":::")[0].strip()
+        key = (not preferred, position)
+        if first and (best is None or key < best[0]):
+            best = (key, first)
+    return best[1] if best else None
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -198,11 +263,16 @@ def _order_by_type(cells, order, type_cols):
 class Preparer:
     """Validates and normalises one mapped row into a Row, or a Rejection saying why."""
 
-    def __init__(self, options: Options, custom_fields: dict[str, CustomField]):
+    def __init__(self, options: Options, custom_fields: dict[str, CustomField], columns: dict | None = None):
         self.normalise = V.PhoneNormaliser(options.country or _default_country())
         self.custom_fields = custom_fields
+        self.columns = columns or {}
         self.max_len = max_lengths()
         self._cf_cache: dict = {}
+
+    def _warn(self, warnings, line, target, value, reason):
+        column = self.columns.get(target) or target.removeprefix("field:")
+        warnings.append(FieldWarning(line, str(column)[:100], V.cell_text(value).strip()[:100], reason))
 
     def __call__(self, index, line, raw, values, phones, error) -> Row | Rejection:
         if error:
@@ -211,7 +281,10 @@ class Preparer:
         # A row's own country (an address column) is the better guess for its national numbers.
         region = None
         if "country" in values:
-            region = V.clean_country(values["country"]) or None
+            try:
+                region = V.clean_country(values["country"]) or None
+            except ValueError:
+                region = None
             if region and not _known_region(region):
                 region = None
         for candidate in phones:
@@ -226,29 +299,36 @@ class Preparer:
                 secondary.append(e164)
         if phone is None:
             return Rejection(index, line, raw, first_error or "no phone number")
-        attrs, fields, tags = {}, {}, []
-        try:
-            for target, value in values.items():
+        # Everything but the phone is optional: a value that cannot be understood is left out
+        # and reported as a warning; the contact is imported.
+        attrs, fields, tags, warnings = {}, {}, [], None
+        for target, value in values.items():
+            try:
                 if target.startswith("field:"):
                     fields[target[6:]] = self._custom(target[6:], value)
                 elif target == "tags":
                     tags.extend(V.split_tags(value))
                 else:
                     self._attr(attrs, target, value)
-        except ValueError as exc:
-            return Rejection(index, line, raw, str(exc))
+            except ValueError as exc:
+                if warnings is None:
+                    warnings = []
+                self._warn(warnings, line, target, value, str(exc))
         if "full_name" in attrs:
             full = attrs.pop("full_name")
             if not attrs.get("first_name") and not attrs.get("last_name"):
                 first, _, last = full.rpartition(" ")
                 attrs["first_name"], attrs["last_name"] = (first, last) if first else (full, "")
         max_len = self.max_len
-        for name, value in attrs.items():
+        for name, value in list(attrs.items()):
             limit = max_len.get(name)
             if limit and len(value) > limit:
-                return Rejection(index, line, raw, f"{name.replace('_', ' ')} longer than {limit} characters")
+                if warnings is None:
+                    warnings = []
+                self._warn(warnings, line, name, value, f"longer than {limit} characters")
+                del attrs[name]
         fields = {k: v for k, v in fields.items() if v is not None}
-        return Row(index, line, phone, secondary, attrs, fields, tags)
+        return Row(index, line, phone, secondary, attrs, fields, tags, warnings)
 
     def _custom(self, key, value):
         # Files repeat their values (tiers, points, dates): clean each distinct one once.
@@ -329,3 +409,5 @@ def merge_rows(first: Row, later: Row) -> None:
         if p != first.phone and p not in first.secondary:
             first.secondary.append(p)
     first.tags = list(dict.fromkeys(first.tags + later.tags))
+    if later.warnings:
+        first.warnings = (first.warnings or []) + later.warnings

@@ -110,6 +110,10 @@ class Writer:
         if links:
             through.objects.bulk_create(links, ignore_conflicts=True, batch_size=2000)
 
+    def forget_tags(self) -> None:
+        """After a rolled-back batch: tags it created are gone with it."""
+        self._tag_cache.clear()
+
     def tag_id(self, name: str) -> int:
         if name not in self._tag_cache:
             self._tag_cache[name] = Tag.objects.get_or_create(name=name)[0].pk
@@ -234,7 +238,7 @@ class PostgresWriter(Writer):
             )
             ids.update({phone: pk for pk, phone in cursor.fetchall()})
             cursor.execute("SET LOCAL enable_bitmapscan = on")
-        contact_ids = list(ids.values())
+        contact_ids = sorted(ids.values())  # one lock order for concurrent imports
         if self.list_id and contact_ids:
             cursor.execute(
                 f"INSERT INTO {Membership._meta.db_table} (contact_id, contact_list_id, created_at) "  # noqa: S608
@@ -252,6 +256,8 @@ class PostgresWriter(Writer):
                     pairs_c.append(ids[r.phone])
                     pairs_t.append(self.tag_id(t))
         if pairs_c:
+            pairs = sorted(set(zip(pairs_c, pairs_t, strict=True)))
+            pairs_c, pairs_t = [c for c, _ in pairs], [t for _, t in pairs]
             cursor.execute(
                 f"INSERT INTO {through} (contact_id, tag_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608
                 "ON CONFLICT DO NOTHING",

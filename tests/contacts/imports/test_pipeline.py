@@ -131,19 +131,25 @@ def test_utf16_and_xlsx(media, generated):
     imp = run(generated["xlsx"])
     assert counts(imp) == {
         "total_rows": 5,
-        "created": 3,
+        "created": 4,
         "updated": 0,
         "unchanged": 0,
         "merged": 0,
-        "rejected": 2,
+        "rejected": 1,
     }
     anna = Contact.objects.get(phone="+393331112222")  # stored by Excel as a number
     assert anna.birth_date == dt.date(1990, 5, 17) and anna.fields == {"punti": 120, "iscritto": True}
     assert Contact.objects.get(first_name="Bruno").birth_date == dt.date(1990, 1, 1)  # an Excel serial
     assert Contact.objects.get(first_name="Carla").phone == "+393345556667"  # scientific notation, exact
     errors = {row[0]: row[-1] for row in rejected_rows(imp)[1:]}
-    assert "scientific notation" in errors["Dario"]
-    assert errors["Elena"] == "'punti' must be a number, got 'abc'"
+    assert "scientific notation" in errors["Dario"] and "Elena" not in errors
+    # An optional value that cannot be understood: the contact is imported without it, with a warning.
+    assert Contact.objects.get(first_name="Elena").fields == {}
+    assert imp.warned == 1
+    assert imp.warning_examples == [
+        {"line": 8, "column": "Punti", "value": "abc", "reason": "'punti' must be a number, got 'abc'",
+         "phone": "+393207654321"}
+    ]  # fmt: skip
     supplier = run(generated["xlsx"], sheet="Fornitori")
     assert supplier.created == 1 and Contact.objects.filter(phone="+390645678901").exists()
 
@@ -345,6 +351,7 @@ def test_preview_counts_before_anything_is_written(media, generated):
     preview = services.preview_import(imp)
     assert preview["counts"] == {
         "total_rows": 5, "processed": 5, "created": 2, "updated": 1, "unchanged": 0, "merged": 1, "rejected": 1,
+        "warned": 0,
     }  # fmt: skip
     assert preview["rows"][0]["phone"] == "+393331234567"
     assert preview["rows"][0]["secondary_phones"] == ["+390212345678"]
