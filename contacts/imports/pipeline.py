@@ -16,7 +16,6 @@ bulk_create/bulk_update. Both follow the same rules:
 - list membership and tags are added in bulk, for matched contacts too.
 """
 
-
 from __future__ import annotations
 
 import contextlib
@@ -344,7 +343,9 @@ def _is_deadlock(exc: BaseException) -> bool:
     return False
 
 
-def _commit(writer, options, batch: Batch, reports: Reports, counts, on_batch, source, started, done_this_run):
+def _commit(
+    writer, options, batch: Batch, reports: Reports, counts, on_batch, source, started, done_this_run
+):
     """Write one batch and its progress in one transaction.
 
     A batch that loses a deadlock against another import (both upserting the same phones)
@@ -360,7 +361,9 @@ def _commit(writer, options, batch: Batch, reports: Reports, counts, on_batch, s
         except Exception as exc:
             if attempt == DEADLOCK_RETRIES or not _is_deadlock(exc):
                 raise
-            logger.warning("import batch ending at row %d deadlocked; retrying (%d)", batch.cursor, attempt + 1)
+            logger.warning(
+                "import batch ending at row %d deadlocked; retrying (%d)", batch.cursor, attempt + 1
+            )
             for key, value in before.items():
                 setattr(counts, key, value)
             reports.rewind(offsets, examples)
@@ -369,7 +372,9 @@ def _commit(writer, options, batch: Batch, reports: Reports, counts, on_batch, s
             time.sleep(0.05 * (attempt + 1))
 
 
-def _commit_once(writer, options, batch: Batch, reports: Reports, counts, on_batch, source, started, done_this_run):
+def _commit_once(
+    writer, options, batch: Batch, reports: Reports, counts, on_batch, source, started, done_this_run
+):
     rows = list(batch.primary.values())
     with transaction.atomic():
         if writer is not None:

@@ -137,7 +137,16 @@ def open_source(
         cards, position = read_vcards(path)
         items = ((c.line, [c.raw], c.values, c.phones, c.error) for c in cards)
         return Source(
-            "vcard", list(HEADERS), 0, ["vcard"], [], items, position, {}, os.path.getsize(path), dict(COLUMNS)
+            "vcard",
+            list(HEADERS),
+            0,
+            ["vcard"],
+            [],
+            items,
+            position,
+            {},
+            os.path.getsize(path),
+            dict(COLUMNS),
         )
     if options.kind == "xlsx":
         from .xlsx import read_xlsx

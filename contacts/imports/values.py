@@ -229,8 +229,11 @@ def parse_date(value) -> dt.date | None:
         raise ValueError("birthday without a year cannot be stored")
     m = _DMY.match(text)  # the common shapes without strptime's cost
     if m:
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if month > 12 >= day:
+            day, month = month, day  # 4/15/1980: only month/day/year (a US export) can mean this
         try:
-            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            return dt.date(year, month, day)
         except ValueError:
             raise ValueError(f"date not understood: {text[:40]!r}") from None
     m = _YMD.match(text)
