@@ -106,7 +106,8 @@ def start_import(
         sheet=sheet or "",
         created_by=user if getattr(user, "pk", None) else None,
     )
-    imp.file.save(imp.original_name, File(uploaded, name=imp.original_name), save=False)
+    stored = _stored_name(imp.original_name)
+    imp.file.save(stored, File(uploaded, name=stored), save=False)
     try:
         imp.kind = pipeline.detect_kind(imp.file.path, imp.original_name)
         _inspect(imp, mapping_spec)
@@ -116,6 +117,20 @@ def start_import(
     imp.status = ContactImport.Status.UPLOADED if imp.kind != "vcard" else ContactImport.Status.MAPPING
     imp.save()
     return imp
+
+
+def _stored_name(original: str) -> str:
+    """The upload's name on disk: short and plain (a 254-character name, in UTF-8 bytes, is longer
+    than file systems allow); the original name stays in original_name for people."""
+    from django.utils.text import get_valid_filename
+
+    base, ext = os.path.splitext(original)
+    ext = ext[:10] if ext[1:].isalnum() else ""
+    try:
+        base = get_valid_filename(base)[:60]
+    except Exception:  # SuspiciousFileOperation for names like ".."
+        base = ""
+    return (base or "contacts") + ext
 
 
 def _missing_list(value):
@@ -613,24 +628,35 @@ def mapping_from_spec(spec, headers: list[str]) -> tuple[list[str] | None, list[
     """
     if spec is None:
         return None, None
+    shape = "must be a list of targets or an object with 'columns' (header → target) and 'phone_order'"
     if isinstance(spec, list):
-        return [str(t or "") for t in spec], None
-    if not isinstance(spec, dict):
-        raise ValidationError({"mapping": "must be a list of targets or an object with 'columns'"})
+        if len(spec) > len(headers) or not all(isinstance(t, str) or t is None for t in spec):
+            raise ValidationError({"mapping": f"{shape}; a list needs one text target per column"})
+        return [t or "" for t in spec], None
+    if not isinstance(spec, dict) or set(spec) - {"columns", "phone_order"}:
+        raise ValidationError({"mapping": shape})
+    columns = spec.get("columns") or {}
+    if not isinstance(columns, dict) or not all(isinstance(t, str) or t is None for t in columns.values()):
+        raise ValidationError({"mapping": "'columns' must be an object: {\"Header\": \"target\"}"})
     targets, _ = auto_mapping(headers, custom_field_labels())
     by_name = {h.strip().lower(): i for i, h in enumerate(headers)}
-    for header, target in (spec.get("columns") or {}).items():
+    for header, target in columns.items():
         index = by_name.get(str(header).strip().lower())
         if index is None:
-            raise ValidationError({"mapping": f"the file has no column {header!r}"})
-        targets[index] = str(target or "")
+            raise ValidationError({"mapping": f"the file has no column {str(header)[:100]!r}"})
+        targets[index] = target or ""
     phone_order = None
-    if spec.get("phone_order"):
+    order_spec = spec.get("phone_order")
+    if order_spec not in (None, [], ""):
+        if not isinstance(order_spec, list) or len(order_spec) > len(headers):
+            raise ValidationError({"mapping": "'phone_order' must be a list of phone column headers"})
         phone_order = []
-        for header in spec["phone_order"]:
-            index = by_name.get(str(header).strip().lower()) if not isinstance(header, int) else header
-            if index is None:
-                raise ValidationError({"mapping": f"the file has no column {header!r}"})
+        for header in order_spec:
+            if isinstance(header, bool) or not isinstance(header, str | int):
+                raise ValidationError({"mapping": "'phone_order' must be a list of phone column headers"})
+            index = by_name.get(header.strip().lower()) if isinstance(header, str) else header
+            if index is None or not 0 <= index < len(headers):
+                raise ValidationError({"mapping": f"the file has no column {str(header)[:100]!r}"})
             phone_order.append(index)
     return targets, phone_order
 
