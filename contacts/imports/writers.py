@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 
-from django.db import connection
+import psycopg
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from contacts.models import Contact, Membership, Tag
@@ -128,7 +129,8 @@ def _tags(names) -> list[Tag]:
 
 
 class PostgresWriter(Writer):
-    """COPY into a temporary table, then one INSERT … ON CONFLICT per batch (psycopg 3)."""
+    """Per batch: a plain COPY when none of its phones exist yet, else COPY into a temporary
+    table and one INSERT … ON CONFLICT (psycopg 3)."""
 
     TEMP = "sb_import_batch"
 
@@ -184,26 +186,91 @@ class PostgresWriter(Writer):
     def write(self, rows: list[Row], mode: str, copy_data: bytes | None = None) -> tuple[int, int, int]:
         if not rows:
             return 0, 0, 0
+        if copy_data is None:
+            copy_data = copy_text(rows)
         with connection.cursor() as cursor:
-            # One round trip: every statement costs the main thread a GIL hand-over from the
-            # reader thread. ON COMMIT DELETE ROWS empties the table between batches; TRUNCATE
-            # between the two writes of one batch. A batch is one transaction with this
-            # import's cursor: a server crash can lose the last batches but never split them
-            # from their progress record, so waiting for each commit's WAL flush buys nothing.
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {self.TEMP} (phone varchar(20), "
-                + ", ".join(f"{c} text" for c in TEXT_ATTRS)
-                + ", birth_date date, fields jsonb, secondary_phones jsonb) ON COMMIT DELETE ROWS; "
-                f"TRUNCATE {self.TEMP}; SET LOCAL synchronous_commit = off"
-            )
-            with cursor.cursor.copy(f"COPY {self.TEMP} ({', '.join(self.loaded)}) FROM STDIN") as copy:
-                copy.write(copy_data if copy_data is not None else copy_text(rows))
-            cursor.execute(self._sql(mode), [v for _, v in self.extra])
-            returned = cursor.fetchall()
-            created = sum(1 for row in returned if row[0])
-            updated = len(returned) - created
-            self._link_sql(cursor, rows, {phone: pk for _, pk, phone in returned})
-            self._keep_statistics_fresh(cursor, created)
+            # A batch is one transaction with this import's cursor: a server crash can lose the
+            # last batches but never split them from their progress record, so waiting for each
+            # commit's WAL flush buys nothing.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            if not self._any_exist(cursor, rows):
+                # Nothing can conflict: plain COPY of the contacts (ids drawn from their sequence)
+                # and of their links, which cannot exist yet. A concurrent import may still
+                # create one of these phones first; then this savepoint rolls back and the
+                # batch takes the upsert below.
+                try:
+                    with transaction.atomic():
+                        self._copy_new(cursor, rows, copy_data)
+                    self._keep_statistics_fresh(cursor, len(rows))
+                    return len(rows), 0, 0
+                except (IntegrityError, psycopg.IntegrityError):  # raw COPY errors are psycopg's own
+                    pass
+            return self._upsert(cursor, rows, mode, copy_data)
+
+    def _any_exist(self, cursor, rows) -> bool:
+        # Served by the live-phone unique index; bitmap scans off, or the planner may prefer the
+        # phone trigram index, whose pending list an import keeps full.
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {self.table} WHERE phone = ANY(%s::varchar[]) AND deleted_at IS NULL)",  # noqa: S608
+            [[r.phone for r in rows]],
+        )
+        found = cursor.fetchone()[0]
+        cursor.execute("SET LOCAL enable_bitmapscan = on")
+        return found
+
+    def _copy_new(self, cursor, rows: list[Row], copy_data: bytes) -> None:
+        q = connection.ops.quote_name
+        n = len(rows)
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Contact._meta.db_table, n],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        now = timezone.now().isoformat().encode()
+        suffix = b"\t".join([*(_copy_cell(v) for _, v in self.extra), now, now])
+        lines = copy_data.split(b"\n")
+        body = b"".join(b"%d\t%s\t%s\n" % (pk, line, suffix) for pk, line in zip(ids, lines, strict=False))
+        cols = ["id", *self.loaded, *(c for c, _ in self.extra), "created_at", "updated_at"]
+        with cursor.cursor.copy(f"COPY {self.table} ({', '.join(q(c) for c in cols)}) FROM STDIN") as copy:
+            copy.write(body)
+        if self.list_id:
+            tail = b"\t%d\t%s\n" % (self.list_id, now)
+            with cursor.cursor.copy(
+                f"COPY {Membership._meta.db_table} (contact_id, contact_list_id, created_at) FROM STDIN"
+            ) as copy:
+                copy.write(b"".join(b"%d%s" % (pk, tail) for pk in ids))
+        pairs = []
+        for pk, row in zip(ids, rows, strict=True):
+            tag_ids = self.tag_ids
+            if row.tags:
+                tag_ids = dict.fromkeys([*tag_ids, *(self.tag_id(t) for t in row.tags)])
+            pairs.extend(b"%d\t%d\n" % (pk, tid) for tid in tag_ids)
+        if pairs:
+            through = Contact.tags.through._meta.db_table
+            with cursor.cursor.copy(f"COPY {through} (contact_id, tag_id) FROM STDIN") as copy:
+                copy.write(b"".join(pairs))
+
+    def _upsert(self, cursor, rows: list[Row], mode: str, copy_data: bytes) -> tuple[int, int, int]:
+        """COPY into a temporary table, then one INSERT … ON CONFLICT (phone) for the batch.
+
+        ON COMMIT DELETE ROWS empties the table between batches; TRUNCATE between the two
+        writes of one batch.
+        """
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {self.TEMP} (phone varchar(20), "
+            + ", ".join(f"{c} text" for c in TEXT_ATTRS)
+            + ", birth_date date, fields jsonb, secondary_phones jsonb) ON COMMIT DELETE ROWS; "
+            f"TRUNCATE {self.TEMP}"
+        )
+        with cursor.cursor.copy(f"COPY {self.TEMP} ({', '.join(self.loaded)}) FROM STDIN") as copy:
+            copy.write(copy_data)
+        cursor.execute(self._sql(mode), [v for _, v in self.extra])
+        returned = cursor.fetchall()
+        created = sum(1 for row in returned if row[0])
+        updated = len(returned) - created
+        self._link_sql(cursor, rows, {phone: pk for _, pk, phone in returned})
+        self._keep_statistics_fresh(cursor, created)
         return created, updated, len(rows) - len(returned)
 
     def _keep_statistics_fresh(self, cursor, created: int) -> None:
@@ -263,6 +330,19 @@ class PostgresWriter(Writer):
                 "ON CONFLICT DO NOTHING",
                 [pairs_c, pairs_t],
             )
+
+
+def _copy_cell(value) -> bytes:
+    """A model default in COPY's text format."""
+    if value is None:
+        return b"\\N"
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if hasattr(value, "obj"):  # psycopg's Jsonb wrapper of a JSONField default
+        value = value.obj
+    if isinstance(value, dict | list):
+        value = json.dumps(value)
+    return str(value).translate(_COPY_ESCAPES).encode()
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
