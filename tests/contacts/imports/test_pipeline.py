@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -427,7 +428,12 @@ def test_a_second_worker_does_not_run_an_import_twice(media, tmp_path):
         assert result["skipped"] and Contact.objects.count() == 0
     finally:
         other.close()  # like a worker that died: its session ends and the lock goes with it
-    assert services.run_import(imp.pk)["created"] == 1
+    for _ in range(50):  # the server ends the closed session's lock a moment later
+        second = services.run_import(imp.pk)
+        if "skipped" not in second:
+            break
+        time.sleep(0.1)
+    assert second["created"] == 1, second
 
 
 def test_awkward_text_survives_the_bulk_write(media, tmp_path):
