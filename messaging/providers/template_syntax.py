@@ -113,7 +113,10 @@ class PercentCodeSyntax(VariableSyntax):
 
 def _parts(record) -> list[tuple[str, str, str]]:
     """(part, attribute path, text) for every text of a RemoteTemplate that may hold variables."""
-    parts = [("header", "header.text", str((record.header or {}).get("text") or "")), ("body", "body", record.body)]
+    parts = [
+        ("header", "header.text", str((record.header or {}).get("text") or "")),
+        ("body", "body", record.body),
+    ]
     for i, button in enumerate(record.buttons or []):
         if isinstance(button, dict) and button.get("url"):
             parts.append((f"button:{i}", f"buttons.{i}.url", str(button["url"])))

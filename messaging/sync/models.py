@@ -44,7 +44,11 @@ class RemoteLink(models.Model):
         "contacts.ContactList", null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_links"
     )
     template = models.ForeignKey(
-        "messaging.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_links"
+        "messaging.MessageTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="remote_links",
     )
     # The local record let go of this twin on purpose (e.g. a new phone on a provider where a
     # phone cannot change): leave the remote alone and do not import it again.

@@ -58,12 +58,19 @@ class MessageTemplate(models.Model):
     )  # fmt: skip
     # [{"title": …, "description": …, "media_url": …, "suggestions": [...]}]
     cards = models.JSONField(_("cards"), default=list, blank=True)
-    sms_fallback = models.TextField(_("SMS fallback"), blank=True, help_text=_("Sent by SMS where RCS is not available."))
+    sms_fallback = models.TextField(
+        _("SMS fallback"), blank=True, help_text=_("Sent by SMS where RCS is not available.")
+    )
     # {"first_name": "Maria", "city": "Roma"}: WhatsApp requires an example for every variable.
     samples = models.JSONField(_("sample values"), default=dict, blank=True)
 
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -113,7 +120,9 @@ class TemplateLink(models.Model):
         "messaging.ProviderAccount", on_delete=models.CASCADE, related_name="template_links"
     )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.DRAFT)
-    reason = models.TextField(_("reason"), blank=True, help_text=_("The provider's own words, e.g. why it was rejected."))
+    reason = models.TextField(
+        _("reason"), blank=True, help_text=_("The provider's own words, e.g. why it was rejected.")
+    )
     remote_id = models.CharField(_("remote id"), max_length=200, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"), default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -37,9 +37,13 @@ class RenderedTemplate:
     outbound: dict[str, Any] = field(default_factory=dict)
     sms: SmsCount | None = None  # SMS and RCS fallback: characters, encoding and parts
 
-    def to_outbound(self, to: str, *, sender: str = "", reference: str = "", fallback=None) -> OutboundMessage:
+    def to_outbound(
+        self, to: str, *, sender: str = "", reference: str = "", fallback=None
+    ) -> OutboundMessage:
         """An OutboundMessage for `to` (E.164) carrying this rendering."""
-        return OutboundMessage(to=to, sender=sender, reference=reference, fallback=list(fallback or []), **self.outbound)
+        return OutboundMessage(
+            to=to, sender=sender, reference=reference, fallback=list(fallback or []), **self.outbound
+        )
 
 
 def contact_values(contact) -> dict[str, str]:
@@ -75,13 +79,11 @@ def render_template(
         for b in (template.buttons or []) if isinstance(b, dict)
     ]  # fmt: skip
     kind = template.kind
-    if kind == "whatsapp":
-        text = "\n\n".join(p for p in (header_text, body, footer) if p)
-    else:
-        text = body
+    text = "\n\n".join(p for p in (header_text, body, footer) if p) if kind == "whatsapp" else body
     if kind == "rcs" and template.rcs_type in ("card", "carousel") and template.cards:
         text = "\n\n".join(
-            fill(f"{c.get('title') or ''}\n{c.get('description') or ''}".strip(), resolved) for c in template.cards
+            fill(f"{c.get('title') or ''}\n{c.get('description') or ''}".strip(), resolved)
+            for c in template.cards
         )
 
     body_order = names_in(template.body)

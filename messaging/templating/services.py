@@ -55,9 +55,9 @@ def is_template_approved(template: MessageTemplate, account) -> ApprovalCheck:
         TemplateLink.Status.PAUSED: _("is paused on %(account)s"),
         TemplateLink.Status.DISABLED: _("is disabled on %(account)s"),
     }
-    reason = _("“%(name)s” ") % {"name": template.name} + words.get(link.status, _("is not usable on %(account)s")) % {
-        "account": account
-    }
+    reason = _("“%(name)s” ") % {"name": template.name} + words.get(
+        link.status, _("is not usable on %(account)s")
+    ) % {"account": account}
     if link.reason:
         reason += f": {link.reason}"
     return ApprovalCheck(False, reason, status=link.status, remote_id=link.remote_id)

@@ -96,13 +96,18 @@ def _check_name(t, errors: Errors) -> None:
 
 
 def _check_variables(t, errors: Errors) -> None:
-    fields = {"body": t.body or "", "footer": t.footer or "", "sms_fallback": getattr(t, "sms_fallback", "") or ""}
+    fields = {
+        "body": t.body or "",
+        "footer": t.footer or "",
+        "sms_fallback": getattr(t, "sms_fallback", "") or "",
+    }
     fields["header"] = str((t.header or {}).get("text") or "") if isinstance(t.header, dict) else ""
     for field, text in fields.items():
         for bad in malformed_in(text):
             errors.add(
                 field,
-                _("%(bad)s is not a variable: write a name in double braces, e.g. {{first_name}}.") % {"bad": bad},
+                _("%(bad)s is not a variable: write a name in double braces, e.g. {{first_name}}.")
+                % {"bad": bad},
             )
     names = names_in(*texts_of(t)) if isinstance(t.header, dict) else names_in(t.body)
     numbers = sorted(int(n) for n in names if n.isdigit())
@@ -128,13 +133,17 @@ def _check_whatsapp(t, errors: Errors) -> None:
     if not body.strip():
         errors.add("body", _("Write the message body."))
     if len(body) > BODY_MAX:
-        errors.add("body", _("At most %(n)d characters (now %(count)d).") % {"n": BODY_MAX, "count": len(body)})
+        errors.add(
+            "body", _("At most %(n)d characters (now %(count)d).") % {"n": BODY_MAX, "count": len(body)}
+        )
     stripped = body.strip()
     if stripped and (VARIABLE.match(stripped) or re.search(VARIABLE.pattern + r"$", stripped)):
         errors.add("body", _("The body may not start or end with a variable: add some words around it."))
     footer = t.footer or ""
     if len(footer) > FOOTER_MAX:
-        errors.add("footer", _("At most %(n)d characters (now %(count)d).") % {"n": FOOTER_MAX, "count": len(footer)})
+        errors.add(
+            "footer", _("At most %(n)d characters (now %(count)d).") % {"n": FOOTER_MAX, "count": len(footer)}
+        )
     if names_in(footer):
         errors.add("footer", _("The footer cannot hold variables."))
     _check_whatsapp_buttons(t.buttons, errors)
@@ -155,17 +164,23 @@ def _check_header(header, errors: Errors) -> None:
         if not text.strip():
             errors.add("header", _("Write the header text, or choose no header."))
         if len(text) > HEADER_TEXT_MAX:
-            errors.add("header", _("At most %(n)d characters (now %(count)d).") % {"n": HEADER_TEXT_MAX, "count": len(text)})
+            errors.add(
+                "header",
+                _("At most %(n)d characters (now %(count)d).") % {"n": HEADER_TEXT_MAX, "count": len(text)},
+            )
         if len(VARIABLE.findall(text)) > 1:
             errors.add("header", _("A header may hold at most one variable."))
     elif kind in MEDIA_EXTENSIONS:
         url = str(header.get("url") or "")
         if not is_http_url(url):
-            errors.add("header", _("Give a sample %(kind)s URL starting with http:// or https://.") % {"kind": kind})
+            errors.add(
+                "header", _("Give a sample %(kind)s URL starting with http:// or https://.") % {"kind": kind}
+            )
         elif not urlsplit(url).path.lower().endswith(MEDIA_EXTENSIONS[kind]):
             errors.add(
                 "header",
-                _("A %(kind)s header needs a %(ext)s file.") % {"kind": kind, "ext": ", ".join(MEDIA_EXTENSIONS[kind])},
+                _("A %(kind)s header needs a %(ext)s file.")
+                % {"kind": kind, "ext": ", ".join(MEDIA_EXTENSIONS[kind])},
             )
 
 
@@ -174,7 +189,9 @@ def _check_whatsapp_buttons(buttons, errors: Errors) -> None:
         errors.add("buttons", _("Buttons must be a list of objects with a type and a text."))
         return
     if len(buttons) > BUTTONS_MAX:
-        errors.add("buttons", _("At most %(n)d buttons (now %(count)d).") % {"n": BUTTONS_MAX, "count": len(buttons)})
+        errors.add(
+            "buttons", _("At most %(n)d buttons (now %(count)d).") % {"n": BUTTONS_MAX, "count": len(buttons)}
+        )
     counts = Counter(str(b.get("type") or "") for b in buttons)
     labels = {"url": _("URL"), "phone_number": _("phone number"), "copy_code": _("copy code")}
     for kind, limit in BUTTON_TYPE_MAX.items():
@@ -185,28 +202,48 @@ def _check_whatsapp_buttons(buttons, errors: Errors) -> None:
         text = str(button.get("text") or "")
         where = _("Button %(i)d") % {"i": i}
         if kind not in WHATSAPP_BUTTONS:
-            errors.add("buttons", _("%(where)s: type must be quick reply, URL, phone number or copy code.") % {"where": where})
+            errors.add(
+                "buttons",
+                _("%(where)s: type must be quick reply, URL, phone number or copy code.") % {"where": where},
+            )
             continue
         if kind != "copy_code" and not text.strip():
             errors.add("buttons", _("%(where)s: write its text.") % {"where": where})
         if len(text) > BUTTON_TEXT_MAX:
-            errors.add("buttons", _("%(where)s: text at most %(n)d characters.") % {"where": where, "n": BUTTON_TEXT_MAX})
+            errors.add(
+                "buttons",
+                _("%(where)s: text at most %(n)d characters.") % {"where": where, "n": BUTTON_TEXT_MAX},
+            )
         if kind == "url":
             url = str(button.get("url") or "")
             if not is_http_url(VARIABLE.sub("x", url)) or not url.startswith(("http://", "https://")):
-                errors.add("buttons", _("%(where)s: the URL must start with http:// or https://.") % {"where": where})
+                errors.add(
+                    "buttons", _("%(where)s: the URL must start with http:// or https://.") % {"where": where}
+                )
             if len(url) > URL_MAX:
-                errors.add("buttons", _("%(where)s: URL at most %(n)d characters.") % {"where": where, "n": URL_MAX})
+                errors.add(
+                    "buttons", _("%(where)s: URL at most %(n)d characters.") % {"where": where, "n": URL_MAX}
+                )
             found = list(VARIABLE.finditer(url))
             if len(found) > 1 or (found and found[-1].end() != len(url)):
-                errors.add("buttons", _("%(where)s: a URL may hold one variable, at its end.") % {"where": where})
+                errors.add(
+                    "buttons", _("%(where)s: a URL may hold one variable, at its end.") % {"where": where}
+                )
         elif kind == "phone_number":
             if not PHONE.match(str(button.get("phone_number") or "")):
-                errors.add("buttons", _("%(where)s: give the phone number in international form, e.g. +390212345678.") % {"where": where})
+                errors.add(
+                    "buttons",
+                    _("%(where)s: give the phone number in international form, e.g. +390212345678.")
+                    % {"where": where},
+                )
         elif kind == "copy_code":
             code = str(button.get("example") or "")
             if not code or len(code) > COPY_CODE_MAX:
-                errors.add("buttons", _("%(where)s: give an example code of 1 to %(n)d characters.") % {"where": where, "n": COPY_CODE_MAX})
+                errors.add(
+                    "buttons",
+                    _("%(where)s: give an example code of 1 to %(n)d characters.")
+                    % {"where": where, "n": COPY_CODE_MAX},
+                )
 
 
 def _check_whatsapp_cards(cards, errors: Errors) -> None:
@@ -216,7 +253,9 @@ def _check_whatsapp_cards(cards, errors: Errors) -> None:
         return
     for i, card in enumerate(cards, start=1):
         if not isinstance(card, dict) or not is_http_url(str(card.get("media_url") or "")):
-            errors.add("cards", _("Card %(i)d: give an image or video URL starting with https://.") % {"i": i})
+            errors.add(
+                "cards", _("Card %(i)d: give an image or video URL starting with https://.") % {"i": i}
+            )
         elif len(str(card.get("description") or "")) > 160:
             errors.add("cards", _("Card %(i)d: text at most 160 characters.") % {"i": i})
 
@@ -238,7 +277,10 @@ def _check_rcs(t, errors: Errors) -> None:
         if kind == "card" and len(cards) != 1:
             errors.add("cards", _("A rich card has exactly one card."))
         if kind == "carousel" and not RCS_CARDS[0] <= len(cards) <= RCS_CARDS[1]:
-            errors.add("cards", _("A carousel has %(low)d to %(high)d cards.") % {"low": RCS_CARDS[0], "high": RCS_CARDS[1]})
+            errors.add(
+                "cards",
+                _("A carousel has %(low)d to %(high)d cards.") % {"low": RCS_CARDS[0], "high": RCS_CARDS[1]},
+            )
         if kind == "card" and t.card_orientation not in ("vertical", "horizontal"):
             errors.add("card_orientation", _("Choose vertical or horizontal."))
         for i, card in enumerate(cards, start=1):
@@ -247,19 +289,37 @@ def _check_rcs(t, errors: Errors) -> None:
             if not (title or description or card.get("media_url")):
                 errors.add("cards", _("%(where)s: give a title, a description or media.") % {"where": where})
             if len(title) > RCS_TITLE_MAX:
-                errors.add("cards", _("%(where)s: title at most %(n)d characters.") % {"where": where, "n": RCS_TITLE_MAX})
+                errors.add(
+                    "cards",
+                    _("%(where)s: title at most %(n)d characters.") % {"where": where, "n": RCS_TITLE_MAX},
+                )
             if len(description) > RCS_DESCRIPTION_MAX:
-                errors.add("cards", _("%(where)s: description at most %(n)d characters.") % {"where": where, "n": RCS_DESCRIPTION_MAX})
+                errors.add(
+                    "cards",
+                    _("%(where)s: description at most %(n)d characters.")
+                    % {"where": where, "n": RCS_DESCRIPTION_MAX},
+                )
             if card.get("media_url") and not is_http_url(str(card["media_url"])):
-                errors.add("cards", _("%(where)s: the media URL must start with http:// or https://.") % {"where": where})
-            total += _check_suggestions(card.get("suggestions") or [], "cards", where, errors, per=RCS_SUGGESTIONS_PER_CARD)
+                errors.add(
+                    "cards",
+                    _("%(where)s: the media URL must start with http:// or https://.") % {"where": where},
+                )
+            total += _check_suggestions(
+                card.get("suggestions") or [], "cards", where, errors, per=RCS_SUGGESTIONS_PER_CARD
+            )
     if total > RCS_SUGGESTIONS_PER_MESSAGE:
-        errors.add("buttons", _("At most %(n)d suggestions in one message (now %(count)d).") % {"n": RCS_SUGGESTIONS_PER_MESSAGE, "count": total})
+        errors.add(
+            "buttons",
+            _("At most %(n)d suggestions in one message (now %(count)d).")
+            % {"n": RCS_SUGGESTIONS_PER_MESSAGE, "count": total},
+        )
     if t.sms_fallback:
         _check_sms(t.sms_fallback, "sms_fallback", errors)
 
 
-def _check_suggestions(items, field: str, where: str, errors: Errors, per: int = RCS_SUGGESTIONS_PER_MESSAGE) -> int:
+def _check_suggestions(
+    items, field: str, where: str, errors: Errors, per: int = RCS_SUGGESTIONS_PER_MESSAGE
+) -> int:
     if not isinstance(items, list) or not all(isinstance(s, dict) for s in items):
         errors.add(field, _("%(where)s: suggestions must be a list of objects.") % {"where": where})
         return 0
@@ -269,11 +329,19 @@ def _check_suggestions(items, field: str, where: str, errors: Errors, per: int =
         kind = str(item.get("type") or "")
         label = _("%(where)s, suggestion %(i)d") % {"where": where, "i": i}
         if kind not in RCS_SUGGESTIONS:
-            errors.add(field, _("%(where)s: type must be one of %(types)s.") % {"where": label, "types": ", ".join(RCS_SUGGESTIONS)})
+            errors.add(
+                field,
+                _("%(where)s: type must be one of %(types)s.")
+                % {"where": label, "types": ", ".join(RCS_SUGGESTIONS)},
+            )
             continue
         text = str(item.get("text") or "")
         if not text.strip() or len(text) > RCS_SUGGESTION_TEXT_MAX:
-            errors.add(field, _("%(where)s: text of 1 to %(n)d characters.") % {"where": label, "n": RCS_SUGGESTION_TEXT_MAX})
+            errors.add(
+                field,
+                _("%(where)s: text of 1 to %(n)d characters.")
+                % {"where": label, "n": RCS_SUGGESTION_TEXT_MAX},
+            )
         for key in RCS_SUGGESTIONS[kind]:
             if not str(item.get(key) or "").strip():
                 errors.add(field, _("%(where)s: %(key)s is required.") % {"where": label, "key": key})
@@ -282,7 +350,10 @@ def _check_suggestions(items, field: str, where: str, errors: Errors, per: int =
         if kind == "dial" and item.get("phone_number") and not PHONE.match(str(item["phone_number"])):
             errors.add(field, _("%(where)s: give the phone number in international form.") % {"where": label})
         if kind == "location" and not (item.get("query") or (item.get("latitude") and item.get("longitude"))):
-            errors.add(field, _("%(where)s: give a place to search or its latitude and longitude.") % {"where": label})
+            errors.add(
+                field,
+                _("%(where)s: give a place to search or its latitude and longitude.") % {"where": label},
+            )
     return len(items)
 
 
@@ -292,4 +363,6 @@ def _check_sms(text: str, field: str, errors: Errors) -> None:
         return
     count = count_sms(text)
     if count.parts > SMS_MAX_PARTS:
-        errors.add(field, _("At most %(n)d SMS parts (now %(parts)d).") % {"n": SMS_MAX_PARTS, "parts": count.parts})
+        errors.add(
+            field, _("At most %(n)d SMS parts (now %(parts)d).") % {"n": SMS_MAX_PARTS, "parts": count.parts}
+        )

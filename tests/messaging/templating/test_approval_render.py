@@ -52,7 +52,9 @@ def test_render_for_a_contact(template, sandbox):
     rendered = render_template(template, contact=contact, values={"code": "AB"})
     assert rendered.body == "Ciao Luca, a Milano lo sconto è 30% fino a domenica."
     assert rendered.header == "Ciao Luca"
-    assert rendered.text == "Ciao Luca\n\nCiao Luca, a Milano lo sconto è 30% fino a domenica.\n\nRispondi STOP"
+    assert (
+        rendered.text == "Ciao Luca\n\nCiao Luca, a Milano lo sconto è 30% fino a domenica.\n\nRispondi STOP"
+    )
     assert rendered.buttons[0]["url"] == "https://ex.com/p/AB"
     assert rendered.missing == []
     assert rendered.outbound["template_name"] == "promo_natale"
@@ -64,11 +66,15 @@ def test_render_for_a_contact(template, sandbox):
 def test_render_in_the_providers_order(template, sandbox, monkeypatch):
     from messaging.providers.template_syntax import PositionalSyntax
 
-    monkeypatch.setattr(type(sandbox.get_provider()), "template_syntax", lambda self, kind: PositionalSyntax())
+    monkeypatch.setattr(
+        type(sandbox.get_provider()), "template_syntax", lambda self, kind: PositionalSyntax()
+    )
     TemplateLink.objects.create(
         template=template, account=sandbox, variable_order={"body": ["city", "first_name", "discount"]}
     )
-    rendered = render_template(template, values={"first_name": "A", "city": "B", "discount": "C"}, account=sandbox)
+    rendered = render_template(
+        template, values={"first_name": "A", "city": "B", "discount": "C"}, account=sandbox
+    )
     assert rendered.outbound["variables"] == ["B", "A", "C"]
 
 
