@@ -26,7 +26,13 @@ def test_create_list_retrieve_with_derived_variables_and_statuses(editor_api, sa
 
 
 def test_bad_input_is_a_400_naming_the_field_and_nothing_is_saved(editor_api):
-    bad = {**GOOD, "name": "Promo Natale", "footer": "x" * 61, "samples": {}, "buttons": [{"type": "url", "text": "a", "url": "ex.com"}]}
+    bad = {
+        **GOOD,
+        "name": "Promo Natale",
+        "footer": "x" * 61,
+        "samples": {},
+        "buttons": [{"type": "url", "text": "a", "url": "ex.com"}],
+    }
     response = editor_api.post("/api/templates/", bad, format="json")
     assert response.status_code == 400
     assert {"name", "footer", "samples", "buttons"} <= set(response.json())
@@ -41,16 +47,35 @@ def test_bad_input_is_a_400_naming_the_field_and_nothing_is_saved(editor_api):
 
 def test_submit_returns_the_per_account_outcome(editor_api, sandbox_account):
     template_id = editor_api.post("/api/templates/", GOOD, format="json").json()["id"]
-    response = editor_api.post(f"/api/templates/{template_id}/submit/", {"accounts": [sandbox_account.pk]}, format="json")
+    response = editor_api.post(
+        f"/api/templates/{template_id}/submit/", {"accounts": [sandbox_account.pk]}, format="json"
+    )
     assert response.status_code == 200, response.json()
     [outcome] = response.json()["results"]
-    assert outcome["account"] == sandbox_account.pk and outcome["ok"] and outcome["status"] in ("pending", "approved")
+    assert (
+        outcome["account"] == sandbox_account.pk
+        and outcome["ok"]
+        and outcome["status"] in ("pending", "approved")
+    )
     statuses = editor_api.get(f"/api/templates/{template_id}/").json()["statuses"]
-    assert [(s["account"], s["account_name"], s["provider"]) for s in statuses] == [(sandbox_account.pk, "Sandbox", "sandbox")]
-    assert set(statuses[0]) == {"account", "account_name", "provider", "status", "reason", "remote_id", "updated_at"}
+    assert [(s["account"], s["account_name"], s["provider"]) for s in statuses] == [
+        (sandbox_account.pk, "Sandbox", "sandbox")
+    ]
+    assert set(statuses[0]) == {
+        "account",
+        "account_name",
+        "provider",
+        "status",
+        "reason",
+        "remote_id",
+        "updated_at",
+    }
     bad = editor_api.post(f"/api/templates/{template_id}/submit/", {"accounts": [999999]}, format="json")
     assert bad.status_code == 400 and "accounts" in bad.json()
-    assert editor_api.post(f"/api/templates/{template_id}/submit/", {"accounts": []}, format="json").status_code == 400
+    assert (
+        editor_api.post(f"/api/templates/{template_id}/submit/", {"accounts": []}, format="json").status_code
+        == 400
+    )
     assert TemplateLink.objects.count() == 1
 
 
@@ -60,8 +85,12 @@ def test_viewer_reads_but_cannot_write_or_submit(api_client, viewer, sandbox_acc
     assert api_client.get("/api/templates/").status_code == 200
     assert api_client.get(f"/api/templates/{template.pk}/").status_code == 200
     assert api_client.post("/api/templates/", GOOD, format="json").status_code == 403
-    assert api_client.patch(f"/api/templates/{template.pk}/", {"footer": "x"}, format="json").status_code == 403
-    submit = api_client.post(f"/api/templates/{template.pk}/submit/", {"accounts": [sandbox_account.pk]}, format="json")
+    assert (
+        api_client.patch(f"/api/templates/{template.pk}/", {"footer": "x"}, format="json").status_code == 403
+    )
+    submit = api_client.post(
+        f"/api/templates/{template.pk}/submit/", {"accounts": [sandbox_account.pk]}, format="json"
+    )
     assert submit.status_code == 403
     assert api_client.delete(f"/api/templates/{template.pk}/").status_code == 403
 

@@ -85,7 +85,12 @@ def rcs(**overrides):
     return MessageTemplate(**data)
 
 
-CARD = {"title": "Offerta", "description": "Solo oggi", "media_url": "https://ex.com/a.jpg", "suggestions": []}
+CARD = {
+    "title": "Offerta",
+    "description": "Solo oggi",
+    "media_url": "https://ex.com/a.jpg",
+    "suggestions": [],
+}
 
 
 @pytest.mark.parametrize(
