@@ -542,6 +542,7 @@ class Provider:
     template_kinds: ClassVar[frozenset[str]] = frozenset({"whatsapp"})  # kinds it can hold
 
     can_update_templates: ClassVar[bool] = True  # False: an edit is delete + create (after a confirmation)
+    template_ids_per_language: ClassVar[bool] = False  # True: one remote id holds every language
 
     def submit_template(self, remote_id: str) -> None:
         """Send a created template for review, where creating does not already (no-op here)."""

@@ -120,24 +120,38 @@ def _parts(record) -> list[tuple[str, str, str]]:
     for i, button in enumerate(record.buttons or []):
         if isinstance(button, dict) and button.get("url"):
             parts.append((f"button:{i}", f"buttons.{i}.url", str(button["url"])))
+    for i, card in enumerate(getattr(record, "cards", None) or []):
+        for key in ("title", "description"):
+            if isinstance(card, dict) and card.get(key):
+                parts.append((f"card:{i}:{key}", f"cards.{i}.{key}", str(card[key])))
+    if getattr(record, "fallback_text", ""):
+        parts.append(("fallback", "fallback_text", record.fallback_text))
     return parts
 
 
 def _set(record, path: str, value: str) -> None:
     if path == "body":
         record.body = value
+    elif path == "fallback_text":
+        record.fallback_text = value
     elif path == "header.text":
         record.header = {**record.header, "text": value}
     else:
-        _, index, key = path.split(".")
-        record.buttons[int(index)] = {**record.buttons[int(index)], key: value}
+        attr, index, key = path.split(".")
+        items = getattr(record, attr)
+        items[int(index)] = {**items[int(index)], key: value}
+
+
+def _copy(record):
+    return dataclasses.replace(
+        record, header=dict(record.header or {}), buttons=[dict(b) for b in record.buttons or []],
+        cards=[dict(c) for c in getattr(record, "cards", None) or []],
+    )  # fmt: skip
 
 
 def to_provider(record, syntax: VariableSyntax) -> tuple[Any, dict[str, list[str]]]:
     """A RemoteTemplate in our names → (a copy in the provider's syntax, the order per part)."""
-    out = dataclasses.replace(
-        record, header=dict(record.header or {}), buttons=[dict(b) for b in record.buttons or []]
-    )
+    out = _copy(record)
     orders: dict[str, list[str]] = {}
     for part, path, text in _parts(out):
         encoded, order = syntax.encode(text)
@@ -156,9 +170,7 @@ def to_provider(record, syntax: VariableSyntax) -> tuple[Any, dict[str, list[str
 def from_provider(record, syntax: VariableSyntax, orders: dict[str, list[str]] | None = None):
     """A RemoteTemplate in the provider's syntax → a copy in our names."""
     orders = orders or {}
-    out = dataclasses.replace(
-        record, header=dict(record.header or {}), buttons=[dict(b) for b in record.buttons or []]
-    )
+    out = _copy(record)
     for part, path, text in _parts(out):
         _set(out, path, syntax.decode(text, part, orders.get(part)))
     names: list[str] = []

@@ -22,9 +22,12 @@ from .models import RemoteLink
 TEMPLATE = RemoteLink.Kind.TEMPLATE
 
 
-def link_key(remote_id: str, language: str) -> str:
-    """The RemoteLink id of one template localisation (some providers share ids across languages)."""
-    return f"{remote_id}|{language}" if language else str(remote_id)
+def link_key(provider, remote_id: str, language: str) -> str:
+    """The RemoteLink id of one template: its remote id, plus the language where the provider
+    shares one id across localisations (Provider.template_ids_per_language)."""
+    if getattr(provider, "template_ids_per_language", False) and language:
+        return f"{remote_id}|{language}"
+    return str(remote_id)
 
 
 @register_resource

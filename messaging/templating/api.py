@@ -6,6 +6,8 @@ validation.py (through MessageTemplate.clean); every write goes through services
 
 from __future__ import annotations
 
+import math
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.utils.translation import gettext as _
@@ -44,6 +46,11 @@ class TemplateStatusSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def finite(value: float) -> None:
+    if not math.isfinite(value):
+        raise ValidationError(_("Give a number."))
+
+
 class HeaderSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["none", "text", "image", "video", "document"], default="none")
     text = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -60,8 +67,8 @@ class ButtonSerializer(serializers.Serializer):
     phone_number = serializers.CharField(required=False, allow_blank=True, max_length=30)
     example = serializers.CharField(required=False, allow_blank=True, max_length=200)
     query = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    latitude = serializers.FloatField(required=False, min_value=-90, max_value=90)
-    longitude = serializers.FloatField(required=False, min_value=-180, max_value=180)
+    latitude = serializers.FloatField(required=False, min_value=-90, max_value=90, validators=[finite])
+    longitude = serializers.FloatField(required=False, min_value=-180, max_value=180, validators=[finite])
     title = serializers.CharField(required=False, allow_blank=True, max_length=200)
     start = serializers.CharField(required=False, allow_blank=True, max_length=40)
     end = serializers.CharField(required=False, allow_blank=True, max_length=40)

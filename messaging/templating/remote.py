@@ -68,6 +68,14 @@ def content_state(record) -> dict[str, Any]:
         "body": (record.body or "").strip(),
         "footer": (record.footer or "").strip(),
         "buttons": [_button(b) for b in record.buttons or [] if isinstance(b, dict)],
+        "cards": [
+            {k: str(c.get(k) or "") for k in ("title", "description", "media_url")}
+            for c in getattr(record, "cards", None) or []
+            if isinstance(c, dict)
+        ],
+        "fallback": str(
+            getattr(record, "fallback_text", None) or getattr(record, "sms_fallback", "") or ""
+        ).strip(),
     }
 
 

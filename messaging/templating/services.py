@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -255,11 +256,13 @@ def push_template(
     return _outcome(account, link, True)
 
 
-def _save_remote_link(link: TemplateLink, template: MessageTemplate, remote_decoded, now, run=None) -> None:
+def _save_remote_link(
+    link: TemplateLink, template: MessageTemplate, remote_decoded, now, run=None, provider=None
+) -> None:
     from messaging.sync.models import RemoteLink
     from messaging.sync.templates import link_key
 
-    key = link_key(link.remote_id, template.language)
+    key = link_key(provider or link.account.provider_class, link.remote_id, template.language)
     RemoteLink.objects.filter(account=link.account, template=template).exclude(remote_id=key).delete()
     RemoteLink.objects.update_or_create(
         account=link.account, kind=RemoteLink.Kind.TEMPLATE, remote_id=key,
@@ -296,15 +299,18 @@ def record_pulled_template(account, provider, remote, *, run=None) -> tuple[str,
     from messaging.sync.templates import link_key
 
     now = timezone.now()
-    key = link_key(remote.remote_id, remote.language)
+    key = link_key(provider, remote.remote_id, remote.language)
     remote_link = (
         RemoteLink.objects.filter(account=account, kind=RemoteLink.Kind.TEMPLATE, remote_id=key)
         .select_related("template")
         .first()
     )
     template = remote_link.template if remote_link else None
-    if template is None:
+    kind = remote.channel or "whatsapp"
+    if template is None and remote.language:
         template = MessageTemplate.objects.filter(name=remote.name, language=remote.language).first()
+    elif template is None:  # no language at the provider (Qlara's RCS templates): by name and kind
+        template = MessageTemplate.objects.filter(name=remote.name, kind=kind).order_by("pk").first()
         if template is not None and template.kind != (remote.channel or "whatsapp"):
             return "unchanged", _("A %(kind)s template called %(name)s (%(language)s) exists here; the %(provider)s one was not linked.") % {
                 "kind": template.get_kind_display(), "name": remote.name, "language": remote.language,
@@ -313,9 +319,8 @@ def record_pulled_template(account, provider, remote, *, run=None) -> tuple[str,
     decoded = incoming(remote, provider, (link.variable_order if link else None) or {})
     outcome, note = "unchanged", ""
     if template is None:
-        template = MessageTemplate(
-            name=remote.name, language=remote.language, kind=remote.channel or "whatsapp"
-        )
+        language = remote.language or settings.LANGUAGE_CODE.split("-")[0]
+        template = MessageTemplate(name=remote.name, language=language, kind=kind)
         if template.kind == "rcs":
             template.rcs_type = "carousel" if len(remote.cards) > 1 else "card" if remote.cards else "text"
         apply_remote(template, decoded)

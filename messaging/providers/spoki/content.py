@@ -38,6 +38,7 @@ class SpokiContentMixin:
 
     template_kinds = templating.TEMPLATE_KINDS
     template_syntax = templating.template_syntax
+    template_ids_per_language = True  # one template id, one localization (and status) per language
 
     def get_template_for(self, remote_id: str, *, language: str = "") -> RemoteTemplate:
         """One localization: Spoki shares the template id across languages."""

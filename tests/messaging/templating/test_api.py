@@ -123,3 +123,14 @@ def test_update_validates_and_keeps_the_rest(editor_api):
 def test_schema_documents_the_endpoints(editor_api):
     schema = editor_api.get("/api/schema/?format=json").json()
     assert "/api/templates/" in schema["paths"] and "/api/templates/{id}/submit/" in schema["paths"]
+
+
+def test_numbers_and_nested_shapes_are_bounded(editor_api):
+    rcs = {"name": "rcs_x", "kind": "rcs", "language": "it", "rcs_type": "text", "body": "Ciao",
+           "buttons": [{"type": "location", "text": "Dove", "latitude": "NaN", "longitude": 9.1}]}  # fmt: skip
+    response = editor_api.post("/api/templates/", rcs, format="json")
+    assert response.status_code == 400 and "buttons" in response.json()
+    far = {**rcs, "buttons": [{"type": "location", "text": "Dove", "latitude": 91, "longitude": 9.1}]}
+    assert editor_api.post("/api/templates/", far, format="json").status_code == 400
+    ok = {**rcs, "buttons": [{"type": "location", "text": "Dove", "latitude": 45.46, "longitude": 9.19}]}
+    assert editor_api.post("/api/templates/", ok, format="json").status_code == 201
