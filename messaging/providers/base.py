@@ -543,6 +543,7 @@ class Provider:
 
     can_update_templates: ClassVar[bool] = True  # False: an edit is delete + create (after a confirmation)
     template_ids_per_language: ClassVar[bool] = False  # True: one remote id holds every language
+    template_delete_can_force: ClassVar[bool] = False  # True: delete_template_for(force=True) exists
 
     def submit_template(self, remote_id: str) -> None:
         """Send a created template for review, where creating does not already (no-op here)."""

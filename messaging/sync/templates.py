@@ -13,6 +13,7 @@ last sync are sent again (and so go back to review), through messaging.templatin
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from messaging.providers.base import Op, Resource
 
@@ -84,7 +85,9 @@ class TemplateSync(ResourceSync):
                     with transaction.atomic():
                         outcome, note = record(self.account, self.provider, remote, run=self.run)
                 except Exception as exc:  # one bad record must not stop the run
-                    self.error(self.kind, f"Not imported: {exc}", remote_id=remote.remote_id)
+                    self.error(
+                        self.kind, _("Not imported: %(error)s") % {"error": exc}, remote_id=remote.remote_id
+                    )
                     continue
                 if outcome in ("created", "updated", "unchanged", "conflicts"):
                     setattr(self.run, outcome, getattr(self.run, outcome) + 1)
@@ -106,7 +109,8 @@ class TemplateSync(ResourceSync):
             with transaction.atomic():
                 self.note(
                     self.kind,
-                    f"{self.provider.display_name} returned no templates at all; links were kept. Check the account.",
+                    _("%(provider)s returned no templates at all; links were kept. Check the account.")
+                    % {"provider": self.provider.display_name},
                 )
                 self.flush()
             return

@@ -105,20 +105,38 @@ class MessageTemplateAdmin(ModelAdmin):
             self._report(request, outcome)
 
     def delete_view(self, request, object_id, extra_context=None):
+        """Our own confirmation: where it is deleted too, what uses it, and (Spoki) deleting by force."""
         template = self.get_object(request, object_id)
-        if template is not None:
-            blocking = [u.label for u in services.template_uses(template) if u.blocking]
-            if blocking:
-                self.message_user(request, _("“%(name)s” cannot be deleted: %(users)s uses it.") % {
-                    "name": template.name, "users": ", ".join(blocking)}, messages.ERROR)  # fmt: skip
-                return HttpResponseRedirect(
-                    reverse("admin:messaging_messagetemplate_change", args=[template.pk])
-                )
-        return super().delete_view(request, object_id, extra_context)
+        if template is None or not self.has_delete_permission(request, template):
+            raise PermissionDenied
+        change_url = reverse("admin:messaging_messagetemplate_change", args=[template.pk])
+        blocking = [u.label for u in services.template_uses(template) if u.blocking]
+        if blocking:
+            self.message_user(request, _("“%(name)s” cannot be deleted: %(users)s uses it.") % {
+                "name": template.name, "users": ", ".join(blocking)}, messages.ERROR)  # fmt: skip
+            return HttpResponseRedirect(change_url)
+        links = list(template.links.exclude(remote_id="").select_related("account"))
+        if request.method == "POST":
+            name = str(template)
+            try:
+                services.delete_template(template, force=request.POST.get("force") == "1")
+            except services.TemplateInUse as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(change_url)
+            self.message_user(request, _("“%(name)s” was deleted.") % {"name": name}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:messaging_messagetemplate_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Delete %(name)s?") % {"name": template},
+            "opts": self.model._meta, "template": template, "links": links,
+            "can_force": any(link.account.provider_class.template_delete_can_force for link in links),
+            "warnings": [u.label for u in services.template_uses(template) if not u.blocking],
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/messaging/messagetemplate/delete.html", context)
 
     def delete_model(self, request, obj):
         try:
-            services.delete_template(obj, force=request.POST.get("force") == "1")
+            services.delete_template(obj)
         except services.TemplateInUse as exc:
             self.message_user(request, str(exc), messages.ERROR)
 

@@ -39,6 +39,7 @@ class SpokiContentMixin:
     template_kinds = templating.TEMPLATE_KINDS
     template_syntax = templating.template_syntax
     template_ids_per_language = True  # one template id, one localization (and status) per language
+    template_delete_can_force = True  # force_delete=true deactivates the automation steps using it
 
     def get_template_for(self, remote_id: str, *, language: str = "") -> RemoteTemplate:
         """One localization: Spoki shares the template id across languages."""

@@ -106,3 +106,14 @@ def test_changelist_shows_status_per_account(client, viewer, sandbox_account, ma
     client.force_login(viewer)
     html = client.get("/admin/messaging/messagetemplate/").content.decode()
     assert "Sandbox:" in html
+
+
+def test_delete_page_names_the_accounts_and_deletes_there_too(client, editor, sandbox_account, make_template):
+    template = make_template()
+    services.submit_template(template, [sandbox_account])
+    client.force_login(editor)
+    page = client.get(f"/admin/messaging/messagetemplate/{template.pk}/delete/").content.decode()
+    assert "Sandbox" in page and 'name="force"' not in page  # only providers that can force offer it
+    response = client.post(f"/admin/messaging/messagetemplate/{template.pk}/delete/", {})
+    assert response.status_code == 302 and not MessageTemplate.objects.exists()
+    assert list(sandbox_account.get_provider().iter_templates()) == []

@@ -221,15 +221,28 @@ def test_qlara_rcs_card_with_suggestions_and_fallback(serve_fake, make_template)
             "suggestions": [{"type": "url", "text": "Sito", "url": "https://ex.com"},
                             {"type": "dial", "text": "Chiama", "phone_number": "+390212345678"}]}  # fmt: skip
     template = make_template(
-        name="rcs_card", kind="rcs", category="", rcs_type="card", card_orientation="vertical", cards=[card],
-        header={"type": "none"}, body="", footer="", buttons=[], sms_fallback="Ciao {{first_name}}, novità!",
+        name="rcs_card",
+        kind="rcs",
+        category="",
+        rcs_type="card",
+        card_orientation="vertical",
+        cards=[card],
+        header={"type": "none"},
+        body="",
+        footer="",
+        buttons=[],
+        sms_fallback="Ciao {{first_name}}, novità!",
         samples={"first_name": "Giulia"},
     )
     [outcome] = services.submit_template(template, [account])
     assert outcome["ok"], outcome
     [sent] = server.fake.rcs_templates.values()
     assert sent["type"] == "CARD" and sent["body"]["card"]["title"] == "Ciao {first_name}"
-    assert sent["body"]["card"]["suggestions"][1] == {"type": "dial", "text": "Chiama", "dial": {"phoneNumber": "+390212345678"}}
+    assert sent["body"]["card"]["suggestions"][1] == {
+        "type": "dial",
+        "text": "Chiama",
+        "dial": {"phoneNumber": "+390212345678"},
+    }
     assert sent["body"]["fallbackSms"] == {"sender": "SHOP", "text": "Ciao {first_name}, novità!"}
     for _ in range(2):
         run = sync_account(account, "templates", "pull")
