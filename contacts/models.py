@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -59,8 +60,12 @@ class CustomField(models.Model):
         if self.type == self.Type.NUMBER:
             if isinstance(value, bool):
                 raise ValidationError(f"'{self.key}' must be a number, not yes/no")
+            from config.hardening import bounded_number_text
+
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationError(f"'{self.key}' must be a finite number")
             try:
-                number = Decimal(str(value).strip().replace(",", "."))
+                number = Decimal(bounded_number_text(str(value), self.key).replace(",", "."))
             except InvalidOperation:
                 raise ValidationError(f"'{self.key}' must be a number, got {value!r}") from None
             if not number.is_finite():
