@@ -108,19 +108,19 @@ def record_events(
     db = router.db_for_write(ContactEvent)
     connection = connections[db]
     table = ContactEvent._meta.db_table
-    columns = f"INSERT INTO {table} (kind, contact_id, data, source, dedupe_key, created_at) "  # noqa: S608
+    columns = f"INSERT INTO {table} (kind, contact_id, data, source, dedupe_key, created_at) "
     params = [kind, _json(payload), source, dedupe_key, connection.ops.adapt_datetimefield_value(now)]
     with connection.cursor() as cursor:
         # One statement with six parameters however many contacts (no per-row parameters).
         if connection.vendor == "postgresql":
             cursor.execute(
-                columns + "SELECT %s, c, %s::jsonb, %s, %s, %s FROM unnest(%s::bigint[]) AS c "
+                columns + "SELECT %s, c, %s::jsonb, %s, %s, %s FROM unnest(%s::bigint[]) AS c "  # noqa: S608
                 "ON CONFLICT DO NOTHING",
                 [*params, ids],
             )
         else:  # SQLite: json_each; "WHERE true" lets the parser see the upsert clause
             cursor.execute(
-                columns + "SELECT %s, value, %s, %s, %s, %s FROM json_each(%s) WHERE true "
+                columns + "SELECT %s, value, %s, %s, %s, %s FROM json_each(%s) WHERE true "  # noqa: S608
                 "ON CONFLICT DO NOTHING",
                 [*params, _json(ids)],
             )
