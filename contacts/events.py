@@ -153,3 +153,9 @@ def record_imported(kind: str, contact_ids: Iterable[int], *, list_id: int | Non
     """The import pipeline's hook: `kind` for contacts an import created or added to its list."""
     data = {"list_id": list_id} if list_id else None
     return record_events(kind, list(contact_ids), source="import", data=data)
+
+
+def record_sync_membership(list_id: int, added: Iterable[int], removed: Iterable[int]) -> None:
+    """The sync engine's hook: list_added / list_removed for members a list sync changed here."""
+    record_events("list_added", list(added), source="sync", data={"list_id": list_id})
+    record_events("list_removed", list(removed), source="sync", data={"list_id": list_id})
