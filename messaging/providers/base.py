@@ -222,6 +222,19 @@ class RemoteCampaign:
 
 
 @dataclass
+class RemoteAutomation:
+    """A flow that runs at the provider (e.g. a Spoki automation), started per contact from here."""
+
+    remote_id: str = ""
+    name: str = ""
+    is_active: bool = True
+    fields: list[str] = field(default_factory=list)  # the contact/custom fields it uses
+    trigger_id: str = ""  # what start calls address (Spoki: the webhook uuid)
+    trigger_secret: str = field(default="", repr=False)  # kept encrypted at rest by the caller
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
 class CampaignStats:
     campaign_id: str = ""
     bucket_start: dt.datetime | None = None  # None: totals for the whole campaign
@@ -578,6 +591,20 @@ class Provider:
     def get_campaign_stats(self, remote_id: str) -> CampaignStats:
         """The provider's own totals for one campaign."""
         raise self.unsupported("campaign statistics")
+
+    # -- provider automations (issue 12) ----------------------------------------------------------
+
+    automation_bulk_limit: ClassVar[int] = 1  # contacts per start_provider_automation call
+
+    def iter_provider_automations(self) -> Iterator[RemoteAutomation]:
+        """Every automation on the account, with the fields it uses and its trigger secret."""
+        raise self.unsupported("pulling automations")
+
+    def start_provider_automation(
+        self, automation: RemoteAutomation, contacts: list[RemoteContact], metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Start `automation` for up to automation_bulk_limit contacts in one call (never retried)."""
+        raise self.unsupported("starting automations")
 
     # -- sending and webhooks --------------------------------------------------------------------
 

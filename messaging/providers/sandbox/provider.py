@@ -52,6 +52,7 @@ from ..base import (
 )
 from ..errors import NotFound, ProviderError, Rejected, WebhookRejected
 from ..http import iter_pages, load_cursor
+from .automations import SandboxAutomationsMixin
 
 PRICE = Decimal("0.05")  # per message, so balance and campaign cost move visibly in demos
 STARTING_CREDIT = Decimal("100.00")
@@ -81,7 +82,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(Provider):
+class SandboxProvider(SandboxAutomationsMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""
@@ -92,6 +93,7 @@ class SandboxProvider(Provider):
             custom_fields=["pull", "push", "delete"],
             templates=["pull", "push", "delete"],
             campaigns=["pull", "push", "delete", "stats", "start"],
+            automations=["pull", "start", "bulk"],
         ),
         send=ALL_CHANNELS,
         webhooks=True,
