@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "contacts",
     "messaging",
     "campaigns",
+    "automations",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +208,17 @@ SPECTACULAR_SETTINGS = {
         "SyncConflictStatusEnum": "messaging.sync.models.SyncConflict.Status",
     },
 }
+
+# --- Automations (issue 12) ---------------------------------------------------
+# Automated messages go out only inside this daily window of the company's time zone
+# ("" sends at any hour); date triggers use the contact's zone, else this one.
+AUTOMATIONS_SENDING_WINDOW = env("AUTOMATIONS_SENDING_WINDOW", default="08:00-21:00")
+AUTOMATIONS_TIME_ZONE = env("AUTOMATIONS_TIME_ZONE", default=TIME_ZONE)
+# Staff notifications: console on the embedded default, SMTP from EMAIL_URL in production.
+if env("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {

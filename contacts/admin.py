@@ -392,6 +392,13 @@ class ContactListAdmin(ModelAdmin):
     def has_export_permission(self, request, obj=None):
         return request.user.has_perm("contacts.export_contact")
 
+    def get_deleted_objects(self, objs, request):
+        """Lists a switched-on automation uses are protected: the page names it and refuses (issue 12)."""
+        from .usage import blocking_list_uses
+
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms, [*protected, *blocking_list_uses(objs)]
+
     def get_queryset(self, request):
         return (
             super()
