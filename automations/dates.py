@@ -24,6 +24,7 @@ import phonenumbers
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from phonenumbers import timezone as pn_timezone
 
 from contacts.models import Contact, CustomField
 
@@ -34,29 +35,22 @@ from .models import Automation, ContactDate, DrainState
 REFRESH_BATCH = 5000
 
 
-@lru_cache(maxsize=512)
-def _zone_for_region(region: str) -> str:
+@lru_cache(maxsize=4096)
+def _zone_for_prefix(phone_prefix: str) -> str:
     try:
-        example = phonenumbers.example_number(region)
-        if example is None:
-            return ""
-        from phonenumbers import timezone as pn_timezone
-
-        zones = pn_timezone.time_zones_for_number(example)
-    except Exception:
+        zones = [z for z in pn_timezone.time_zones_for_number(phonenumbers.parse(phone_prefix, None))
+                 if z != "Etc/Unknown"]  # fmt: skip
+    except phonenumbers.NumberParseException:
         return ""
-    zones = [z for z in zones if z != "Etc/Unknown"]
     return zones[0] if len(set(zones)) == 1 else ""
 
 
-def contact_zone(phone: str, country: str = "") -> str:
-    region = (country or "").upper()
-    if not region:
-        try:
-            region = phonenumbers.region_code_for_number(phonenumbers.parse(phone, None)) or ""
-        except phonenumbers.NumberParseException:
-            region = ""
-    return _zone_for_region(region) if region else ""
+def contact_zone(phone: str) -> str:
+    """The time zone of the number's area when it has exactly one (e.g. +39 → Europe/Rome), else ""."""
+    if not phone or not phone.startswith("+"):
+        return ""
+    # Zones are decided by the leading digits; caching on them keeps a 100,000-contact refresh fast.
+    return _zone_for_prefix(phone[:8].ljust(12, "0") if len(phone) < 12 else phone[:12])
 
 
 def month_day(value: dt.date) -> int:
@@ -77,7 +71,7 @@ def index_contacts(contacts) -> int:
     rows, ids = [], []
     for contact in contacts:
         ids.append(contact.pk)
-        zone = contact_zone(contact.phone, contact.country) or company
+        zone = contact_zone(contact.phone) or company
         for key in keys:
             raw = contact.birth_date if key == "birth_date" else (contact.fields or {}).get(key)
             if isinstance(raw, str):
