@@ -558,8 +558,18 @@ class Provider:
 
     template_kinds: ClassVar[frozenset[str]] = frozenset({"whatsapp"})  # kinds it can hold
 
+    can_update_templates: ClassVar[bool] = True  # False: an edit is delete + create (after a confirmation)
+
     def submit_template(self, remote_id: str) -> None:
         """Send a created template for review, where creating does not already (no-op here)."""
+
+    def get_template_for(self, remote_id: str, *, language: str = "") -> RemoteTemplate:
+        """One template localisation (providers that share ids across languages override)."""
+        return self.get_template(remote_id)
+
+    def delete_template_for(self, remote_id: str, *, language: str = "", force: bool = False) -> None:
+        """Delete a template; `force` where the provider refuses while something of its own uses it."""
+        self.delete_template(remote_id)
 
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """Every message template on the account."""
