@@ -388,6 +388,10 @@ class Provider:
     # sync then creates a new remote contact for a new number and unlinks the old one.
     contact_phone_immutable: ClassVar[bool] = False
     page_size: ClassVar[int] = 100
+    # Sending (campaigns): recipients per send_batch call, and whether the provider would rather
+    # run a campaign itself (create it remotely, start it, report totals) than take one send each.
+    batch_send_limit: ClassVar[int] = 1
+    runs_campaigns: ClassVar[bool] = False
 
     def __init__(self, account=None, *, credentials=None, settings=None, base_url=None, http=None):
         self.account = account
@@ -613,6 +617,14 @@ class Provider:
     def send(self, message: OutboundMessage) -> SendResult:
         """Send one message on message.channel. Never retried when it may have gone out."""
         raise self.unsupported(f"sending {message.channel} messages")
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Send ≤ batch_send_limit messages sharing channel, text and sender in one call; one result each, in order."""
+        raise self.unsupported("batch sends")
+
+    def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
+        """Where did a send we are unsure about end up? Found by our reference; None: never arrived."""
+        raise self.unsupported("looking up a message by reference")
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
         """Raise WebhookRejected unless the request is authentic. A missing secret refuses."""
