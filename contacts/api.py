@@ -67,7 +67,7 @@ class ContactSerializer(serializers.ModelSerializer):
     def create(self, validated_data):
         country = validated_data.pop("country_hint", None)
         try:
-            return services.create_contact(validated_data, country=country)
+            return services.create_contact(validated_data, country=country, source="api")
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
 
@@ -219,13 +219,17 @@ class ContactListViewSet(viewsets.ModelViewSet):
         try:
             if request.method == "POST":
                 changed = {
-                    "added": services.add_to_list(contact_list, payload.validated_data["contacts"]),
+                    "added": services.add_to_list(
+                        contact_list, payload.validated_data["contacts"], source="api"
+                    ),
                     "removed": 0,
                 }
             else:
                 changed = {
                     "added": 0,
-                    "removed": services.remove_from_list(contact_list, payload.validated_data["contacts"]),
+                    "removed": services.remove_from_list(
+                        contact_list, payload.validated_data["contacts"], source="api"
+                    ),
                 }
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None

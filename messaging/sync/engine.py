@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from contacts.events import record_events, record_sync_membership
 from contacts.models import Contact, ContactList, CustomField, Membership, Tag
 from messaging.providers.base import CONTACT_FIELDS, Op, Provider, RemoteContact, RemoteList, Resource
 from messaging.providers.errors import NotSupported, Rejected
@@ -370,6 +371,7 @@ class SyncEngine:
             for c in contacts:
                 c.updated_at = now
             Contact.objects.bulk_create(contacts)
+            record_events("contact_created", [c.pk for c in contacts], source="sync")  # i12
             run.created += len(contacts)
             links_by_remote = {lk.remote_id: lk for lk in new_links}
             for contact, remote, rstate, new_tags in new_rows:
@@ -1092,6 +1094,9 @@ class SyncEngine:
                         contact_list_id=link.contact_list_id,
                         contact_id__in=[local_map[r] for r in remove_here],
                     ).delete()
+                    record_sync_membership(
+                        link.contact_list_id, contact_ids.values(), [local_map[r] for r in remove_here]
+                    )  # i12
                     self.run.updated += len(contact_ids) + removed
                     # Remote members we have no twin for cannot be members here; keep them in the base.
                 self.run.pushed += len(to_add_remote) + len(to_remove_remote)
