@@ -21,7 +21,7 @@ TOKEN_RE = re.compile(r"^/hooks/([A-Za-z0-9_-]{16,64})/?$")
 @csrf_exempt
 def webhook_view(request, token: str):
     """Every method: the receiver decides what each provider's method means."""
-    headers = {k: v for k, v in request.headers.items()}
+    headers = dict(request.headers.items())
     answer = receive_webhook(
         token, request.method, headers, request.body, request.META.get("QUERY_STRING", "")
     )

@@ -17,7 +17,7 @@ def give_each_account_a_token(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0003_sync'),
+        ('messaging', '0004_i10_messages'),
     ]
 
     operations = [
