@@ -172,6 +172,14 @@ UNFOLD = {
                         "permission": _can("messaging.view_syncrun", "admin:messaging_syncrun_changelist"),
                     },
                     {
+                        "title": _("Webhook events"),
+                        "icon": "webhook",
+                        "link": admin_url("admin:messaging_webhookevent_changelist"),
+                        "permission": _can(
+                            "messaging.view_webhookevent", "admin:messaging_webhookevent_changelist"
+                        ),
+                    },
+                    {
                         "title": _("HTTP log"),
                         "icon": "receipt_long",
                         "link": admin_url("admin:messaging_httplog_changelist"),
