@@ -178,6 +178,21 @@ CELERY_TASK_ROUTES = {
 CELERY_QUEUES_ALL = "default,imports,sync,sending,webhooks"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# --- Webhooks in (issue 11) ------------------------------------------------
+# The address providers reach us at; webhook URLs shown to staff are built from it.
+SWITCHBOARD_PUBLIC_URL = env("SWITCHBOARD_PUBLIC_URL", default="http://127.0.0.1:8000")
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+WEBHOOK_DRAIN_BATCH = env.int("WEBHOOK_DRAIN_BATCH", default=200)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+# A reply this long after one of our campaign messages counts as "replied" for that campaign.
+INBOUND_REPLY_WINDOW_HOURS = env.int("INBOUND_REPLY_WINDOW_HOURS", default=72)
+INBOUND_OPT_OUT_KEYWORDS = env.list(
+    "INBOUND_OPT_OUT_KEYWORDS", default=["STOP", "ARRESTA", "STOP ALL", "UNSUBSCRIBE", "CANCELLAMI"]
+)
+# Empty turns opting back in by message off (where the law asks for a written opt-in).
+INBOUND_OPT_IN_KEYWORDS = env.list("INBOUND_OPT_IN_KEYWORDS", default=["START", "ISCRIVIMI"])
+CELERY_TASK_ROUTES["messaging.webhooks.*"] = {"queue": "webhooks"}
+
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("messaging.urls")),
+    path("", include("messaging.webhooks.urls")),
     path("", include("messaging.sync.urls")),
     path("", include("contacts.urls")),
 ]

@@ -16,9 +16,12 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, TextFilter
 from unfold.decorators import action, display
+
+from messaging.webhooks.conversation import ConversationAdminMixin
 
 from . import services
 from .forms import (
@@ -136,7 +139,7 @@ class CustomFieldFilter(TextFilter):
 
 
 @admin.register(Contact)
-class ContactAdmin(ModelAdmin):
+class ContactAdmin(ConversationAdminMixin, ModelAdmin):
     form = ContactAdminForm
     list_display = [
         "name_column",
@@ -160,7 +163,7 @@ class ContactAdmin(ModelAdmin):
         "add_to_list", "remove_from_list", "tag", "opt_out", export_contacts_action, "delete_contacts", "restore",
     ]  # fmt: skip
     actions_list = ["import_contacts", "export_all"]
-    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones", "conversation"]
     fieldsets = [
         (None, {"fields": ["phone", ("first_name", "last_name"), "email", "other_phones"]}),
         ("Details", {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
@@ -193,6 +196,8 @@ class ContactAdmin(ModelAdmin):
         custom = [f"cf_{key}" for key in CustomField.objects.values_list("key", flat=True)]
         if custom:
             fieldsets.insert(2, ("Custom fields", {"fields": custom}))
+        if obj is not None:  # messages received and sent (messaging/webhooks/conversation.py)
+            fieldsets.append((gettext_lazy("Conversation"), {"fields": ["conversation"]}))
         return fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):

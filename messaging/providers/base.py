@@ -333,6 +333,35 @@ class InboundMessage:
 
 
 @dataclass
+class ResourceChange:
+    """A provider says one of its records changed (a contact edited in its console, a template approved).
+
+    `record` is the normalised record when the webhook carries it (RemoteContact, RemoteTemplate…);
+    the sync engine applies it by its own rules, or pulls the resource when it is None.
+    """
+
+    resource: str  # a Resource value
+    action: str  # created | updated | deleted
+    remote_id: str = ""
+    record: Any = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class WebhookRead:
+    """What one webhook request holds: the provider's name for it, its event id and the normalised events."""
+
+    event_type: str = ""
+    event_id: str = ""
+    events: list[DeliveryUpdate | InboundMessage] = field(default_factory=list)
+    changes: list[ResourceChange] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.events and not self.changes
+
+
+@dataclass
 class AccountInfo:
     """The outcome of a connection test or a balance read, in words staff understand."""
 
@@ -656,6 +685,40 @@ class Provider:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """Turn a verified webhook body into normalised events (may be empty for events we ignore)."""
         raise self.unsupported("webhooks")
+
+    # True: a request is refused unless verify_webhook accepts it, even with no secret set (the
+    # provider signs). False: the unguessable /hooks/<token>/ URL authenticates the request and
+    # verify_webhook runs only when the account has a webhook secret (a header or URL credential).
+    webhook_secret_required: ClassVar[bool] = True
+    # HTTP methods that carry events (others, and bodiless GET/HEAD, are verification pings).
+    webhook_methods: ClassVar[tuple[str, ...]] = ("POST",)
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """The event type, provider event id and normalised events of a verified request."""
+        events = self.parse_webhook(headers, body)
+        kinds = sorted({type(e).__name__ for e in events})
+        event_ids = [getattr(e, "event_id", "") for e in events]
+        return WebhookRead(
+            event_type="+".join(kinds),
+            event_id=event_ids[0] if len(event_ids) == 1 else "",
+            events=list(events),
+        )
+
+    def is_webhook_event(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """False for a request in one of webhook_methods that is only a reachability check."""
+        return True
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Steps staff follow in the provider's console when the URL cannot be registered by API."""
+        return []
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """Point the provider at `url`; return the state to keep (ids; secrets under "secrets")."""
+        raise self.unsupported("registering webhooks by API")
+
+    def rotate_webhook_secrets(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask the provider for new signing secrets; return the new state as register_webhooks does."""
+        raise self.unsupported("rotating webhook secrets")
 
 
 def _request_id(body: Any, headers: Mapping[str, str]) -> str:
