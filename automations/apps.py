@@ -15,7 +15,7 @@ class AutomationsConfig(AppConfig):
         from contacts.usage import register_list_users
         from messaging.templating.usage import register_template_users
 
-        from . import services, signals
+        from . import services, signals, sync  # noqa: F401  (sync registers the "automations" resource)
 
         events_recorded.connect(signals.kick_drain, dispatch_uid="automations-kick")
         register_list_users(services.list_uses)

@@ -188,11 +188,17 @@ def start_for_past(automation: Automation) -> int:
 
 
 def pull_provider_automations(account) -> dict:
-    """Upsert the account's provider automations (name, active, fields, trigger secret)."""
-    provider = account.get_provider()
+    """Pull and store the account's provider automations now (the sync resource does the same)."""
+    remotes = list(account.get_provider().iter_provider_automations())
+    with transaction.atomic():
+        return store_provider_automations(account, remotes)
+
+
+def store_provider_automations(account, remotes) -> dict:
+    """Upsert pulled automations (name, active, fields, trigger secret); ones gone are deactivated."""
     seen, created, updated = set(), 0, 0
     now = timezone.now()
-    for remote in provider.iter_provider_automations():
+    for remote in remotes:
         seen.add(remote.remote_id)
         obj = ProviderAutomation.objects.filter(account=account, remote_id=remote.remote_id).first()
         values = {"name": remote.name or remote.remote_id, "is_active": remote.is_active, "fields": remote.fields,
@@ -201,10 +207,11 @@ def pull_provider_automations(account) -> dict:
             ProviderAutomation.objects.create(account=account, remote_id=remote.remote_id, **values)
             created += 1
         else:
+            changed = [k for k, v in values.items() if k != "pulled_at" and getattr(obj, k) != v]
             for key, value in values.items():
                 setattr(obj, key, value)
             obj.save()
-            updated += 1
+            updated += bool(changed)
     gone = ProviderAutomation.objects.filter(account=account).exclude(remote_id__in=seen)
     deactivated = gone.filter(is_active=True).update(is_active=False)
     return {"pulled": len(seen), "created": created, "updated": updated, "deactivated": deactivated}

@@ -174,3 +174,27 @@ def test_sending_waits_for_the_sending_window(sandbox, monkeypatch):
     assert run.status == "pending" and run.steps.count() == 0
     assert run.due_at == dt.datetime(2027, 1, 11, 8, 0, tzinfo=dt.UTC)  # 09:00 Rome
     assert not Message.objects.exists()
+
+
+def test_sync_command_pulls_automations_as_json(spoki):
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    fake, account = spoki
+    fake.seed_automation("Onboarding")
+    fake.seed_automation("Compleanno")
+    out = StringIO()
+    call_command(
+        "sync", account.name, "--resource", "automations", "--direction", "pull", "--json", stdout=out
+    )
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert summary["status"] == "succeeded" and summary["pulled"] == 2 and summary["created"] == 2
+    assert sorted(account.provider_automations.values_list("name", flat=True)) == ["Compleanno", "Onboarding"]
+    out = StringIO()
+    call_command(
+        "sync", account.name, "--resource", "automations", "--direction", "pull", "--json", stdout=out
+    )
+    again = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert (again["created"], again["updated"]) == (0, 0) and account.provider_automations.count() == 2
