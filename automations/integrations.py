@@ -30,6 +30,8 @@ def _pk(value, field: str) -> int:
 
 
 def resolve_account(value, field: str) -> ProviderAccount:
+    if value in (None, ""):
+        raise _err(field, _("choose an account"))
     if isinstance(value, str) and value.strip() and not value.strip().isdigit():
         account = ProviderAccount.objects.filter(name=value.strip()).first()
     else:
@@ -71,6 +73,8 @@ def resolve_template(account: ProviderAccount, value, field: str):
     model = _template_model()
     if model is None:
         raise _err(field, _("templates are not available in this installation"))
+    if value in (None, ""):
+        raise _err(field, _("choose a template"))
     template = model.objects.filter(pk=_pk(value, field)).first()
     if template is None:
         raise _err(field, _("template %(v)s does not exist") % {"v": value})

@@ -87,6 +87,8 @@ def _text(value, field: str, *, max_length: int = 500, required: bool = True) ->
 
 def resolve_list(value, field: str) -> int:
     """A list id (or exact name) that exists → its id."""
+    if value in (None, ""):
+        raise _err(field, _("choose a list"))
     if isinstance(value, str) and not value.strip().isdigit():
         found = ContactList.objects.filter(name__iexact=value.strip()).values_list("pk", flat=True).first()
     else:
@@ -99,6 +101,8 @@ def resolve_list(value, field: str) -> int:
 
 def resolve_tag(value, field: str) -> str:
     """An existing tag's name (or id) → its name."""
+    if value in (None, ""):
+        raise _err(field, _("choose a tag"))
     if isinstance(value, int) and not isinstance(value, bool):
         name = Tag.objects.filter(pk=value).values_list("name", flat=True).first()
     else:
