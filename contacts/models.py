@@ -234,4 +234,5 @@ class Membership(models.Model):
         return f"{self.contact_id} in {self.contact_list_id}"
 
 
+from .events import ContactEvent  # noqa: E402,F401
 from .imports.models import ContactExport, ContactImport  # noqa: E402,F401

@@ -42,6 +42,7 @@ from ..base import (
     RemoteList,
     RemoteTemplate,
     SendResult,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected, Unavailable
@@ -794,6 +795,20 @@ class QlaraProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """DELIVERY (statusCode 3/6), READ and INBOUND events for SMS, RCS and WhatsApp."""
         return webhooks.parse(body)
+
+    # Qlara signs nothing: the /hooks/<token>/ URL authenticates; a webhook secret adds Basic auth.
+    webhook_secret_required = False
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """DELIVERY / READ / INBOUND ("+"-joined for a batch) and the normalised events."""
+        return webhooks.read(body)
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """The delivery-status webhook: GET, then PUT when one exists, else POST (409 → PUT)."""
+        secret = str(current.get("secret") or "")
+        target = self.callback_url(url, secret) if secret else url
+        answer = self.configure_webhook(target) or {}
+        return {"url": url, "company_id": str(answer.get("companyId") or "")}
 
 
 def first_text(body: Mapping[str, Any], *keys: str) -> str:

@@ -52,6 +52,7 @@ from ..base import (
 )
 from ..errors import NotFound, ProviderError, Rejected, WebhookRejected
 from ..http import iter_pages, load_cursor
+from .automations import SandboxAutomationsMixin
 
 PRICE = Decimal("0.05")  # per message, so balance and campaign cost move visibly in demos
 STARTING_CREDIT = Decimal("100.00")
@@ -81,7 +82,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(Provider):
+class SandboxProvider(SandboxAutomationsMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""
@@ -92,6 +93,7 @@ class SandboxProvider(Provider):
             custom_fields=["pull", "push", "delete"],
             templates=["pull", "push", "delete"],
             campaigns=["pull", "push", "delete", "stats", "start"],
+            automations=["pull", "start", "bulk"],
         ),
         send=ALL_CHANNELS,
         webhooks=True,
@@ -109,6 +111,7 @@ class SandboxProvider(Provider):
     )
     contact_fields = CONTACT_FIELDS
     bulk_limit = 500
+    batch_send_limit = 50
     page_size = 100
 
     def __init__(self, *args, **kwargs):
@@ -716,6 +719,27 @@ class SandboxProvider(Provider):
             "outcome": outcome,
         }
         return self._send_result(self._create("message", data, prefix="msg"))
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Up to batch_send_limit messages in one "call"; each keeps its own reference."""
+        if len(messages) > self.batch_send_limit:
+            raise Rejected(
+                f"Sandbox rejected the request (400): at most {self.batch_send_limit} recipients per call",
+                status=400,
+                provider=self.slug,
+            )
+        with transaction.atomic():
+            return [self.send(message) for message in messages]
+
+    def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
+        """The message with our reference, as "sent" (None: the sandbox never received it)."""
+        row = self._objects("message").filter(data__reference=reference).first() if reference else None
+        if row is None:
+            return None
+        return DeliveryUpdate(
+            remote_message_id=row.remote_id, status=MessageStatus.SENT.value, reference=reference,
+            to=row.data["to"], channel=row.data["channel"], price=PRICE, currency=CURRENCY,
+        )  # fmt: skip
 
     def _send_result(self, row) -> SendResult:
         return SendResult(
