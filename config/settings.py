@@ -205,6 +205,11 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "contacts.imports.models.ContactExport.Status",
         "SyncRunStatusEnum": "messaging.sync.models.SyncRun.Status",
         "SyncConflictStatusEnum": "messaging.sync.models.SyncConflict.Status",
+        "MessageStatusEnum": "messaging.message_models.Message.Status",
+        "MessageDirectionEnum": "messaging.message_models.Message.Direction",
+        "SyncDirectionEnum": "messaging.sync.models.SyncRun.Direction",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
     },
 }
 

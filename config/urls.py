@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("messaging.sync.urls")),
     path("", include("contacts.urls")),
+    path("", include("campaigns.urls")),
 ]

@@ -158,7 +158,8 @@ def add_price(
         return []
     message.price = Decimal(price)
     message.currency = (currency or message.currency)[:3]
-    deltas.add(message, "cost", 0, at=at or message.created_at, cost=message.price)
+    # The currency rides in the bucket's reason, so pages name it without reading messages.
+    deltas.add(message, "cost", 0, at=at or message.created_at, cost=message.price, reason=message.currency)
     return ["price", "currency"]
 
 

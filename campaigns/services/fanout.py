@@ -18,6 +18,7 @@ import logging
 import time
 import uuid
 import zoneinfo
+from collections import deque
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -219,19 +220,39 @@ class Pacer:
         self.next_at = max(self.next_at, now) + n * self.interval
 
 
-def failure_rate_exceeded(campaign: Campaign) -> tuple[bool, int, int]:
-    """(exceeded, failed, looked at) over the last `failure_window` messages with an outcome."""
-    window = max(1, campaign.failure_window)
-    recent = list(
-        Message.objects.filter(campaign=campaign, dispatched_at__isnull=False)
+def _recent_outcomes(campaign: Campaign) -> list[bool]:
+    """The last `failure_window` outcomes since the campaign last (re)started, oldest first (True: failed).
+
+    A resume starts a fresh window: staff resumed on purpose, so the failures that paused it
+    do not pause it again on the first message.
+    """
+    since = (
+        campaign.transitions.filter(to_status=Campaign.Status.SENDING).order_by("-at").values_list("at", flat=True)
+        .first()
+    )  # fmt: skip
+    statuses = list(
+        Message.objects.filter(campaign=campaign, dispatched_at__gte=since or campaign.created_at)
         .exclude(status=Message.Status.QUEUED)
         .order_by("-id")
-        .values_list("status", flat=True)[:window]
+        .values_list("status", flat=True)[: max(1, campaign.failure_window)]
     )
-    if len(recent) < window:
-        return False, 0, len(recent)
-    failed = sum(1 for s in recent if s == Message.Status.FAILED)
-    return failed * 100 > campaign.failure_threshold_percent * len(recent), failed, len(recent)
+    return [s == Message.Status.FAILED for s in reversed(statuses)]
+
+
+def _too_many_failures(campaign: Campaign, recent: deque) -> bool:
+    """Auto-pause (with the reason in words) when failures over the last N messages pass the threshold."""
+    if len(recent) < recent.maxlen:
+        return False
+    failed = sum(recent)
+    if failed * 100 <= campaign.failure_threshold_percent * len(recent):
+        return False
+    lifecycle.pause_campaign(
+        campaign,
+        reason=_("Paused automatically: %(failed)s of the last %(n)s messages failed "
+                 "(more than %(pct)s%%). Check the failures below, then resume.")
+        % {"failed": failed, "n": len(recent), "pct": campaign.failure_threshold_percent},
+    )  # fmt: skip
+    return True
 
 
 def run_campaign(campaign_id: int, *, token: str | None = None, max_seconds: float = RUN_SLICE_SECONDS,
@@ -275,6 +296,8 @@ def _run(campaign, token, report, *, max_seconds, sleep, crash_after) -> RunRepo
     fetch_size = max(chunk, min(500, int(rate * 5)))
     started = time.monotonic()
     rounds = 0
+    # The last N outcomes (True: failed), seeded from the rows so a resumed run remembers them.
+    recent = deque(_recent_outcomes(campaign), maxlen=max(1, campaign.failure_window))
     zones: dict[str, zoneinfo.ZoneInfo] = {}
     countries = {}
     while True:
@@ -326,16 +349,10 @@ def _run(campaign, token, report, *, max_seconds, sleep, crash_after) -> RunRepo
                 return report
             if outcome.requeued:
                 report.again_in = 5.0
-        exceeded, failed, looked = failure_rate_exceeded(campaign)
-        if exceeded:
-            lifecycle.pause_campaign(
-                campaign,
-                reason=_("Paused automatically: %(failed)s of the last %(n)s messages failed "
-                         "(more than %(pct)s%%). Check the failures below, then resume.")
-                % {"failed": failed, "n": looked, "pct": campaign.failure_threshold_percent},
-            )  # fmt: skip
-            report.status = Campaign.Status.PAUSED
-            return report
+            recent.extend([True] * outcome.failed + [False] * (outcome.sent + outcome.unknown))
+            if _too_many_failures(campaign, recent):
+                report.status = Campaign.Status.PAUSED
+                return report
         if time.monotonic() - started > max_seconds:
             report.status, report.again_in = campaign.status, 0.0
             return report

@@ -692,6 +692,11 @@ class SandboxProvider(Provider):
         with transaction.atomic():
             return [self.send(message) for message in messages]
 
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """The sandbox's flat price per message (per SMS part)."""
+        per = max(1, parts) if channel == Channel.SMS else 1
+        return PRICE * messages * per, CURRENCY
+
     def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
         """Every simulated step of these messages (unknown ids are absent, like a real status call)."""
         known = set(
