@@ -275,4 +275,5 @@ class HttpLogAdmin(ModelAdmin):
 
 
 # Sync runs, held conflicts and "Sync now" (messaging/sync/admin.py).
+from .message_admin import MessageAdmin  # noqa: E402, F401  (issue 10)
 from .sync import admin as sync_admin  # noqa: E402, F401
