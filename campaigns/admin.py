@@ -84,8 +84,6 @@ class CampaignAdmin(ModelAdmin):
     list_filter = ["status", "channel", "account"]
     search_fields = ["name"]
     list_select_related = ["account"]
-    autocomplete_fields = []
-    filter_horizontal = ["lists", "exclude_lists"]
 
     # -- list --------------------------------------------------------------------------------
 
