@@ -101,9 +101,9 @@ class CampaignAdmin(ModelAdmin):
         if obj.status == Campaign.Status.DRAFT:
             return "—"
         s = stats.campaign_stats(obj)
-        if not s["sent"]:
+        if not s["audience"]:
             return "—"
-        return f"{100 * s['delivered'] / s['sent']:.0f}% ({s['delivered']:,})"
+        return f"{100 * s['delivered'] / s['audience']:.0f}% ({s['delivered']:,})"
 
     def _page_url(self, obj) -> str:
         if obj.status == Campaign.Status.DRAFT:

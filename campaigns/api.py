@@ -280,8 +280,8 @@ OverviewResponse = inline_serializer("StatsOverview", {
     "days": serializers.ListField(child=serializers.DateField()),
     "by_channel": serializers.DictField(child=serializers.ListField(child=serializers.IntegerField())),
     "by_account": serializers.DictField(child=serializers.ListField(child=serializers.IntegerField())),
-    "delivery_rate": serializers.ListField(child=serializers.FloatField()),
-    "read_rate": serializers.ListField(child=serializers.FloatField()),
+    "delivery_rate": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+    "read_rate": serializers.ListField(child=serializers.FloatField(allow_null=True)),
     "totals": serializers.DictField(), "previous": serializers.DictField(), "change": serializers.DictField(),
     "campaigns": serializers.ListField(child=serializers.DictField()),
 })  # fmt: skip

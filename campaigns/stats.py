@@ -106,8 +106,8 @@ def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
 def _period_totals(start: dt.date, end: dt.date) -> dict:
     lo, hi = _day_range(start, end)
     rows = (
-        MessageStat.objects.filter(hour__gte=lo, hour__lt=hi, metric__in=["created", "delivered", "read", "failed",
-                                                                          "replied", "clicked", "cost", "inbound"])
+        MessageStat.objects.filter(hour__gte=lo, hour__lt=hi, metric__in=["created", "cohort_delivered", "cohort_read",
+                                                                          "failed", "replied", "clicked", "cost", "inbound"])
         .values("metric")
         .annotate(n=Sum("count"), c=Sum("cost"))
     )  # fmt: skip
@@ -117,7 +117,10 @@ def _period_totals(start: dt.date, end: dt.date) -> dict:
         if row["metric"] == "cost":
             totals["cost"] = (row["c"] or Decimal(0)).quantize(Decimal("0.01"))
         else:
-            totals["messages" if row["metric"] == "created" else row["metric"]] = row["n"] or 0
+            key = {"created": "messages", "cohort_delivered": "delivered", "cohort_read": "read"}.get(
+                row["metric"]
+            )
+            totals[key or row["metric"]] = row["n"] or 0
     totals["delivery_rate"] = _rate(totals["delivered"], totals["messages"])
     totals["read_rate"] = _rate(totals["read"], totals["delivered"])
     return totals
@@ -129,7 +132,7 @@ def _rate(part: int, whole: int) -> float:
 
 def _change(now, before) -> float | None:
     if not before:
-        return None
+        return None  # nothing to compare with: "no earlier data", not "+100 %"
     return round(100 * (float(now) - float(before)) / float(before), 1)
 
 
@@ -140,7 +143,9 @@ def overview(start: dt.date, end: dt.date) -> dict:
     lo, hi = _day_range(start, end)
     tz = timezone.get_current_timezone()
     rows = (
-        MessageStat.objects.filter(hour__gte=lo, hour__lt=hi, metric__in=["created", "delivered", "read"])
+        MessageStat.objects.filter(
+            hour__gte=lo, hour__lt=hi, metric__in=["created", "cohort_delivered", "cohort_read"]
+        )
         .values("hour", "channel", "account_id", "metric")
         .annotate(n=Sum("count"))
     )
@@ -157,7 +162,7 @@ def overview(start: dt.date, end: dt.date) -> dict:
             by_channel[row["channel"] or "other"][i] += row["n"]
             by_account[row["account_id"]][i] += row["n"]
             created[i] += row["n"]
-        elif row["metric"] == "delivered":
+        elif row["metric"] == "cohort_delivered":
             delivered[i] += row["n"]
         else:
             read[i] += row["n"]
@@ -168,16 +173,17 @@ def overview(start: dt.date, end: dt.date) -> dict:
     current, previous = _period_totals(start, end), _period_totals(prev_start, prev_end)
     change = {k: _change(current[k], previous[k]) for k in ("messages", "delivered", "read", "failed", "cost",
                                                              "replied")}  # fmt: skip
-    change["delivery_rate"] = round(current["delivery_rate"] - previous["delivery_rate"], 1)
-    change["read_rate"] = round(current["read_rate"] - previous["read_rate"], 1)
+    for rate in ("delivery_rate", "read_rate"):
+        change[rate] = round(current[rate] - previous[rate], 1) if previous["messages"] else None
     return {
         "from": start.isoformat(),
         "to": end.isoformat(),
         "days": [d.isoformat() for d in days],
         "by_channel": dict(sorted(by_channel.items())),
         "by_account": {names.get(k, f"#{k}"): v for k, v in sorted(by_account.items())},
-        "delivery_rate": [_rate(d, c) for d, c in zip(delivered, created, strict=True)],
-        "read_rate": [_rate(r, d) for r, d in zip(read, delivered, strict=True)],
+        # Of the messages sent that day, how many were delivered / read (None: nothing sent, a gap).
+        "delivery_rate": [_rate(d, c) if c else None for d, c in zip(delivered, created, strict=True)],
+        "read_rate": [_rate(r, d) if d else None for r, d in zip(read, delivered, strict=True)],
         "totals": current,
         "previous": {"from": prev_start.isoformat(), "to": prev_end.isoformat(), **previous},
         "change": change,
@@ -206,7 +212,9 @@ def last_campaigns(limit: int = 8) -> list[dict]:
             "id": c.pk, "name": c.name, "status": c.status, "status_label": str(c.get_status_display()),
             "channel": c.channel, "audience": c.audience_count, "sent": sent, "delivered": s.get("delivered", 0),
             "read": s.get("read", 0), "failed": s.get("failed", 0),
-            "delivery_rate": _rate(s.get("delivered", 0), sent), "read_rate": _rate(s.get("read", 0), s.get("delivered", 0)),
+            # Percentages of the audience, as the campaign page's funnel shows them.
+            "delivery_rate": _rate(s.get("delivered", 0), c.audience_count),
+            "read_rate": _rate(s.get("read", 0), c.audience_count),
             "started_at": c.started_at.isoformat() if c.started_at else None,
         })  # fmt: skip
     return out

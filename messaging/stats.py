@@ -7,6 +7,8 @@ Every change to a message adds signed deltas to `MessageStat` rows in the same t
   message is in exactly one, so their sums add up to the audience at every moment;
 - reached counters — `delivered` (reached delivered or read), `read`, `replied`, `clicked`;
 - flow counters — `created` (outbound messages written), `inbound` (received);
+- cohort counters — `cohort_delivered`, `cohort_read`: the same events, bucketed by the hour the
+  message was written (rates per send day);
 - `failed_reason` (a level per reason, in words) and `cost` (in the cost column).
 """
 

@@ -10,7 +10,7 @@ from campaigns.services.fanout import run_campaign
 from campaigns.services.polling import poll_campaign
 from messaging.models import Message
 from messaging.stats import campaign_totals
-from tests.campaigns.helpers import approved_template, list_of, sandbox_account
+from tests.campaigns.helpers import approved_template, list_of, predictable_outcomes, sandbox_account
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,6 +23,7 @@ def chart_drawn(page, selector: str) -> bool:
 
 
 def test_create_preview_start_watch_and_read_the_dashboard(live_server, admin_login, editor, monkeypatch):
+    predictable_outcomes(monkeypatch)
     kicked = []
     # The worker is this test: it sends when we say, so the page can be watched filling in.
     monkeypatch.setattr("campaigns.services.lifecycle._kick", kicked.append)

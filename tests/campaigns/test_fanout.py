@@ -14,7 +14,7 @@ from messaging.providers.sandbox import SandboxProvider
 from messaging.sending import queue_message
 from messaging.status import mark_replied
 
-from .helpers import assert_counters_match_rows, list_of, sandbox_account, sms_campaign
+from .helpers import assert_counters_match_rows, list_of, predictable_outcomes, sandbox_account, sms_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -181,7 +181,8 @@ def test_outside_the_window_waits_and_resumes(account):
     assert run_campaign(campaign.pk, **NO_SLEEP).status == "completed"
 
 
-def test_polling_fills_the_funnel_and_replies_count(account):
+def test_polling_fills_the_funnel_and_replies_count(account, monkeypatch):
+    predictable_outcomes(monkeypatch)
     contact_list, contacts = list_of(40)
     campaign = sms_campaign(account, [contact_list])
     start_campaign(campaign)

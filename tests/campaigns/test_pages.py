@@ -9,13 +9,14 @@ from campaigns.services import start_campaign
 from campaigns.services.fanout import run_campaign
 from campaigns.services.polling import poll_campaign
 
-from .helpers import list_of, sandbox_account, sms_campaign
+from .helpers import list_of, predictable_outcomes, sandbox_account, sms_campaign
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def finished():
+def finished(monkeypatch):
+    predictable_outcomes(monkeypatch)
     account = sandbox_account()
     contact_list, _ = list_of(30)
     campaign = sms_campaign(account, [contact_list], text='=HYPERLINK("x") Ciao {{first_name}}')

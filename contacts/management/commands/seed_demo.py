@@ -40,6 +40,9 @@ class Command(BaseCommand):
         fields = self._custom_fields()
         created = self._contacts(contacts, fields)
         self._sandbox_account()
+        from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
+
+        seed_campaigns(self.stdout)
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {Contact.objects.count()} contacts ({created} new).")
         )
