@@ -230,5 +230,3 @@ from .unfold import UNFOLD  # noqa: E402, F401  (kept apart: it is long and only
 # per day / per week (0: no cap). Held-back recipients are counted as "skipped".
 SWITCHBOARD_FREQUENCY_CAP_PER_DAY = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_DAY", default=0)
 SWITCHBOARD_FREQUENCY_CAP_PER_WEEK = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_WEEK", default=0)
-# Where short click-tracking links (/r/<code>) point recipients to.
-SWITCHBOARD_PUBLIC_URL = env("SWITCHBOARD_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
