@@ -22,6 +22,7 @@ from . import services
 from .forms import MODEL_FIELDS, ProviderAccountForm
 from .models import HttpLog, ProviderAccount
 from .providers.registry import get_registry
+from .webhooks.admin import AccountWebhooksMixin
 
 OP_WORDS = {
     "pull": "read", "push": "create & update", "delete": "delete", "membership": "members",
@@ -58,13 +59,13 @@ def report(request, account, result) -> None:
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(ModelAdmin):
+class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
     form = ProviderAccountForm
     list_display = ["name", "provider_label", "health", "balance_column", "last_success_at", "is_active"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name"]
     actions = ["test_connection_bulk"]
-    actions_detail = ["test_connection_detail"]
+    actions_detail = ["test_connection_detail", *AccountWebhooksMixin.webhook_detail_actions]
     readonly_fields = [
         "health",
         "balance",
@@ -72,6 +73,7 @@ class ProviderAccountAdmin(ModelAdmin):
         "last_success_at",
         "last_error_at",
         "created_at",
+        *AccountWebhooksMixin.webhook_readonly_fields,
     ]
     warn_unsaved_form = False
 
@@ -125,7 +127,8 @@ class ProviderAccountAdmin(ModelAdmin):
         ]
         if settings:
             fieldsets.append(("Settings", {"fields": settings}))
-        fieldsets.append(("Webhooks", {"fields": ["webhook_secret_input"]}))
+        webhook_fields = ["webhook_secret_input", *(self.webhook_readonly_fields if obj else [])]
+        fieldsets.append(("Webhooks", {"fields": webhook_fields}))
         fieldsets.append(("Sync", {"fields": ["conflict_policy", "delete_policy", "sync_interval_minutes"]}))
         if obj:
             fieldsets.append(

@@ -226,6 +226,19 @@ class RemoteCampaign:
 
 
 @dataclass
+class RemoteAutomation:
+    """A flow that runs at the provider (e.g. a Spoki automation), started per contact from here."""
+
+    remote_id: str = ""
+    name: str = ""
+    is_active: bool = True
+    fields: list[str] = field(default_factory=list)  # the contact/custom fields it uses
+    trigger_id: str = ""  # what start calls address (Spoki: the webhook uuid)
+    trigger_secret: str = field(default="", repr=False)  # kept encrypted at rest by the caller
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
 class CampaignStats:
     campaign_id: str = ""
     bucket_start: dt.datetime | None = None  # None: totals for the whole campaign
@@ -317,6 +330,35 @@ class InboundMessage:
     media_url: str = ""
     received_at: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class ResourceChange:
+    """A provider says one of its records changed (a contact edited in its console, a template approved).
+
+    `record` is the normalised record when the webhook carries it (RemoteContact, RemoteTemplate…);
+    the sync engine applies it by its own rules, or pulls the resource when it is None.
+    """
+
+    resource: str  # a Resource value
+    action: str  # created | updated | deleted
+    remote_id: str = ""
+    record: Any = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class WebhookRead:
+    """What one webhook request holds: the provider's name for it, its event id and the normalised events."""
+
+    event_type: str = ""
+    event_id: str = ""
+    events: list[DeliveryUpdate | InboundMessage] = field(default_factory=list)
+    changes: list[ResourceChange] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.events and not self.changes
 
 
 @dataclass
@@ -545,8 +587,18 @@ class Provider:
 
     template_kinds: ClassVar[frozenset[str]] = frozenset({"whatsapp"})  # kinds it can hold
 
+    can_update_templates: ClassVar[bool] = True  # False: an edit is delete + create (after a confirmation)
+
     def submit_template(self, remote_id: str) -> None:
         """Send a created template for review, where creating does not already (no-op here)."""
+
+    def get_template_for(self, remote_id: str, *, language: str = "") -> RemoteTemplate:
+        """One template localisation (providers that share ids across languages override)."""
+        return self.get_template(remote_id)
+
+    def delete_template_for(self, remote_id: str, *, language: str = "", force: bool = False) -> None:
+        """Delete a template; `force` where the provider refuses while something of its own uses it."""
+        self.delete_template(remote_id)
 
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """Every message template on the account."""
@@ -598,6 +650,20 @@ class Provider:
         """The provider's own totals for one campaign."""
         raise self.unsupported("campaign statistics")
 
+    # -- provider automations (issue 12) ----------------------------------------------------------
+
+    automation_bulk_limit: ClassVar[int] = 1  # contacts per start_provider_automation call
+
+    def iter_provider_automations(self) -> Iterator[RemoteAutomation]:
+        """Every automation on the account, with the fields it uses and its trigger secret."""
+        raise self.unsupported("pulling automations")
+
+    def start_provider_automation(
+        self, automation: RemoteAutomation, contacts: list[RemoteContact], metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Start `automation` for up to automation_bulk_limit contacts in one call (never retried)."""
+        raise self.unsupported("starting automations")
+
     # -- sending and webhooks --------------------------------------------------------------------
 
     def send(self, message: OutboundMessage) -> SendResult:
@@ -627,6 +693,40 @@ class Provider:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """Turn a verified webhook body into normalised events (may be empty for events we ignore)."""
         raise self.unsupported("webhooks")
+
+    # True: a request is refused unless verify_webhook accepts it, even with no secret set (the
+    # provider signs). False: the unguessable /hooks/<token>/ URL authenticates the request and
+    # verify_webhook runs only when the account has a webhook secret (a header or URL credential).
+    webhook_secret_required: ClassVar[bool] = True
+    # HTTP methods that carry events (others, and bodiless GET/HEAD, are verification pings).
+    webhook_methods: ClassVar[tuple[str, ...]] = ("POST",)
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """The event type, provider event id and normalised events of a verified request."""
+        events = self.parse_webhook(headers, body)
+        kinds = sorted({type(e).__name__ for e in events})
+        event_ids = [getattr(e, "event_id", "") for e in events]
+        return WebhookRead(
+            event_type="+".join(kinds),
+            event_id=event_ids[0] if len(event_ids) == 1 else "",
+            events=list(events),
+        )
+
+    def is_webhook_event(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """False for a request in one of webhook_methods that is only a reachability check."""
+        return True
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Steps staff follow in the provider's console when the URL cannot be registered by API."""
+        return []
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """Point the provider at `url`; return the state to keep (ids; secrets under "secrets")."""
+        raise self.unsupported("registering webhooks by API")
+
+    def rotate_webhook_secrets(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask the provider for new signing secrets; return the new state as register_webhooks does."""
+        raise self.unsupported("rotating webhook secrets")
 
 
 def _request_id(body: Any, headers: Mapping[str, str]) -> str:

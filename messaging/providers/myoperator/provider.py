@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from ..base import (
     AccountInfo,
     CampaignStats,
@@ -34,11 +36,12 @@ from ..base import (
     RemoteTemplate,
     SendResult,
     TemplateStatus,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected, Unavailable
 from ..http import iter_pages, load_cursor
-from . import webhooks
+from . import templating, webhooks
 from .mapping import (
     campaign_from_api,
     campaign_stats_from_api,
@@ -273,6 +276,10 @@ class MyOperatorProvider(Provider):
 
     # -- templates ---------------------------------------------------------------------------
 
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
+    can_update_templates = False  # no update endpoint: an edit is delete + create, after a confirmation
+
     def iter_template_pages(
         self, cursor: str | None = None, **filters: str
     ) -> Iterator[Page[RemoteTemplate]]:
@@ -454,3 +461,24 @@ class MyOperatorProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """New (`event_type`) and legacy (`type`/`event`) WhatsApp message events; calls are ignored."""
         return webhooks.parse(headers, body)
+
+    # The URL authenticates; with a webhook secret, the panel's static header must carry it too.
+    webhook_secret_required = False
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """`event_type` (or the legacy `message.<event>`), `event_id` and the message events."""
+        return webhooks.read(headers, body)
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Where to paste the URL in MyOperator's panel."""
+        header = str(self.settings.get("webhook_header") or "X-Webhook-Token")
+        return [
+            _("In the MyOperator panel open Settings → Webhooks (WhatsApp Business) and add a webhook."),
+            _("URL: %(url)s — method POST, content type JSON.") % {"url": url},
+            _("Select the message events: sent, delivered, read, failed, received."),
+            _(
+                "If this account has a webhook secret, add the header %(header)s with that secret as its value."
+            )
+            % {"header": header},
+            _("Save, then use the panel's “send test event”: it appears below within seconds."),
+        ]

@@ -42,12 +42,13 @@ from ..base import (
     RemoteList,
     RemoteTemplate,
     SendResult,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected, Unavailable
 from ..http import HttpClient, iter_pages, load_cursor
 from . import mapping as m
-from . import webhooks
+from . import templating, webhooks
 
 P = "/api/partner-gateway/v1"
 S = "/api/v1/partner-gateway"
@@ -411,6 +412,9 @@ class QlaraProvider(Provider):
 
     # -- templates --------------------------------------------------------------------------------
 
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
+
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """WhatsApp templates (page/size) then RCS templates (page/limit)."""
         for page in self._pages(f"{MS}/whatsapp/templates", m.whatsapp_template_from_api, size_param="size"):
@@ -428,7 +432,10 @@ class QlaraProvider(Provider):
         """WhatsApp templates are created for a phone number (`whatsapp_phone_number_id`) and
         go to Meta for review; RCS templates are ready at once."""
         if template.channel == Channel.RCS.value:
-            body = self.http.post(f"{MS}/rcs/templates", json_body=m.rcs_template_to_api(template))
+            body = self.http.post(
+                f"{MS}/rcs/templates",
+                json_body=m.rcs_template_to_api(template, sender=self.settings.get("sender", "")),
+            )
             return self._written_template("rcs", body, template)
         number = self.settings.get("whatsapp_phone_number_id")
         if not number:
@@ -443,7 +450,10 @@ class QlaraProvider(Provider):
         """WhatsApp: PATCH (partial; the template goes back to PENDING). RCS: PUT."""
         channel, raw_id = m.split_template_id(template.remote_id)
         if channel == Channel.RCS.value:
-            body = self.http.put(f"{MS}/rcs/templates/{raw_id}", json_body=m.rcs_template_to_api(template))
+            body = self.http.put(
+                f"{MS}/rcs/templates/{raw_id}",
+                json_body=m.rcs_template_to_api(template, sender=self.settings.get("sender", "")),
+            )
         else:
             body = self.http.patch(
                 f"{MS}/whatsapp/templates/{raw_id}", json_body=m.whatsapp_template_to_api(template),
@@ -789,6 +799,20 @@ class QlaraProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """DELIVERY (statusCode 3/6), READ and INBOUND events for SMS, RCS and WhatsApp."""
         return webhooks.parse(body)
+
+    # Qlara signs nothing: the /hooks/<token>/ URL authenticates; a webhook secret adds Basic auth.
+    webhook_secret_required = False
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """DELIVERY / READ / INBOUND ("+"-joined for a batch) and the normalised events."""
+        return webhooks.read(body)
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """The delivery-status webhook: GET, then PUT when one exists, else POST (409 → PUT)."""
+        secret = str(current.get("secret") or "")
+        target = self.callback_url(url, secret) if secret else url
+        answer = self.configure_webhook(target) or {}
+        return {"url": url, "company_id": str(answer.get("companyId") or "")}
 
 
 def first_text(body: Mapping[str, Any], *keys: str) -> str:

@@ -13,6 +13,8 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from ..base import (
     AccountInfo,
     Capabilities,
@@ -27,11 +29,12 @@ from ..base import (
     RemoteTemplate,
     SendResult,
     TemplateStatus,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected
 from ..http import iter_pages, load_cursor
-from . import webhooks
+from . import templating, webhooks
 from .mapping import (
     decimal,
     error_message,
@@ -344,6 +347,9 @@ class SpryngProvider(Provider):
 
     # -- WhatsApp templates (Meta proxy) ---------------------------------------------------------------
 
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
+
     def iter_template_pages(self, cursor: str | None = None) -> Iterator[Page[RemoteTemplate]]:
         """GET …/{waba_id}/message_templates, paged with Meta's `after` cursor."""
         waba_id = self._setting("waba_id", "WhatsApp Business account id")
@@ -477,6 +483,28 @@ class SpryngProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """A DLR (ID, RECIPIENT, STATUS 10/20, REASONCODE…) or an inbound SMS (MSISDN, KEYWORD, PARM…)."""
         return webhooks.parse(headers, body)
+
+    # The URL authenticates; with a webhook secret, the URL must also carry ?token=<secret>.
+    webhook_secret_required = False
+    webhook_methods = ("GET", "POST")  # delivery reports are GETs with query parameters
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """A delivery report ("dlr") or an inbound SMS ("mo")."""
+        return webhooks.read(headers, body)
+
+    def is_webhook_event(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """A GET without report fields is the portal's reachability check."""
+        return webhooks.is_event(headers, body)
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Where to paste the URL in Spryng's portal."""
+        return [
+            _("In the Spryng portal open Settings → Webhooks (delivery reports) and paste the URL."),
+            _("URL: %(url)s — Spryng calls it with GET and the report in the query string.") % {"url": url},
+            _("If this account has a webhook secret, add ?token=<the secret> at the end of the URL."),
+            _("For inbound SMS (MO) set the same URL on your keyword or number."),
+            _("Send a test SMS to a number you own: its report appears below within seconds."),
+        ]
 
 
 def _recipient_updates(row: dict) -> Iterator[DeliveryUpdate]:
