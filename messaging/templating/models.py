@@ -100,6 +100,12 @@ class MessageTemplate(models.Model):
         from .validation import template_errors
 
         errors = template_errors(self)
+        same = MessageTemplate.objects.filter(name=self.name, language=self.language).exclude(pk=self.pk)
+        if self.name and same.exists():
+            errors.setdefault("name", []).append(
+                _("A template called %(name)s already exists in %(language)s.")
+                % {"name": self.name, "language": self.language}
+            )
         if errors:
             raise ValidationError(errors)
 

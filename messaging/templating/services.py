@@ -372,3 +372,27 @@ def sync_template_now(template: MessageTemplate, *, user=None) -> list[dict]:
         link.refresh_from_db()
         outcomes.append(_outcome(link.account, link, True))
     return outcomes
+
+
+def refresh_pending_statuses(template: MessageTemplate, *, older_than) -> int:
+    """Pull the status of this template's pending links not synced within `older_than` (the
+    live page calls this while staff watch a review); returns how many were asked."""
+    cutoff = timezone.now() - older_than
+    links = (
+        template.links.filter(status=TemplateLink.Status.PENDING)
+        .exclude(remote_id="")
+        .select_related("account")
+    )
+    asked = 0
+    for link in links:
+        if link.last_synced_at and link.last_synced_at > cutoff:
+            continue
+        provider = link.account.get_provider()
+        try:
+            remote = provider.get_template_for(link.remote_id, language=template.language)
+        except ProviderError:
+            TemplateLink.objects.filter(pk=link.pk).update(last_synced_at=timezone.now())
+            continue
+        record_pulled_template(link.account, provider, remote)
+        asked += 1
+    return asked

@@ -532,6 +532,14 @@ class SandboxProvider(SandboxAutomationsMixin, Provider):
         data["review_at"] = (timezone.now() + dt.timedelta(seconds=self.review_seconds)).isoformat()
         return data
 
+    def finish_review(self, remote_id: str) -> RemoteTemplate:
+        """Sandbox-only helper for demos: end the simulated review now (approved, or rejected)."""
+        row = self._get("template", remote_id)
+        if row.data.get("status") == TemplateStatus.PENDING.value:
+            row.data = {**row.data, "review_at": timezone.now().isoformat()}
+            row.save(update_fields=["data"])
+        return self._template(row)
+
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """Every template, in creation order."""
         for row in self._objects("template").order_by("id").iterator():

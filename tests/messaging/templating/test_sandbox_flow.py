@@ -131,3 +131,17 @@ def test_sms_templates_are_not_submitted(sandbox_account):
     sms = MessageTemplate.objects.create(name="avviso", kind="sms", body="Ciao {{n}}", samples={"n": "A"})
     with pytest.raises(ValidationError):
         services.submit_template(sms, [sandbox_account])
+
+
+def test_demo_templates_are_approved_on_the_sandbox_and_idempotent(sandbox_account):
+    from messaging.templating.demo import DEMO, seed_demo_templates
+
+    sandbox_account.settings = {"review_seconds": 60}
+    sandbox_account.save()
+    assert seed_demo_templates(sandbox_account) == len(DEMO)
+    statuses = dict(TemplateLink.objects.values_list("template__name", "status"))
+    assert statuses == {
+        "promo_natale": "approved", "promemoria_appuntamento": "approved", "order_shipped": "approved",
+        "offerta_da_rifiutare": "rejected", "rcs_benvenuto": "approved",
+    }  # fmt: skip
+    assert seed_demo_templates(sandbox_account) == 0
