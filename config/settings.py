@@ -252,6 +252,11 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "contacts.imports.models.ContactExport.Status",
         "SyncRunStatusEnum": "messaging.sync.models.SyncRun.Status",
         "SyncConflictStatusEnum": "messaging.sync.models.SyncConflict.Status",
+        "MessageStatusEnum": "messaging.message_models.Message.Status",
+        "MessageDirectionEnum": "messaging.message_models.Message.Direction",
+        "SyncDirectionEnum": "messaging.sync.models.SyncRun.Direction",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
     },
 }
 
@@ -277,3 +282,9 @@ LOGGING = {
 }
 
 from .unfold import UNFOLD  # noqa: E402, F401  (kept apart: it is long and only about the admin's look)
+
+# --- Campaigns (issue 10) ------------------------------------------------------
+# The frequency cap shared by every campaign: at most N marketing messages per contact
+# per day / per week (0: no cap). Held-back recipients are counted as "skipped".
+SWITCHBOARD_FREQUENCY_CAP_PER_DAY = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_DAY", default=0)
+SWITCHBOARD_FREQUENCY_CAP_PER_WEEK = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_WEEK", default=0)

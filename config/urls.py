@@ -22,4 +22,5 @@ urlpatterns = [
     path("", include("messaging.webhooks.urls")),
     path("", include("messaging.sync.urls")),
     path("", include("contacts.urls")),
+    path("", include("campaigns.urls")),
 ]

@@ -64,7 +64,7 @@ def count_new_messages(messages, deltas: StatDeltas) -> None:
 def queue_message(account, *, channel: str, contact=None, phone: str = "", text: str = "",
                   template_name: str = "", template_language: str = "", variables=None,
                   sender: str = "", campaign=None, source: str = "api", is_marketing: bool = False,
-                  reference: str | None = None) -> Message:  # fmt: skip
+                  reference: str | None = None, payload: dict | None = None) -> Message:  # fmt: skip
     """Write one queued outbound message (honouring opt-out and blocked). Raises SendRefused."""
     if contact is not None:
         if contact.opted_out:
@@ -89,7 +89,7 @@ def queue_message(account, *, channel: str, contact=None, phone: str = "", text:
             account=account, campaign=campaign, contact=contact, phone=phone, channel=channel,
             text=text, template_name=template_name, template_language=template_language,
             variables=variables or {}, sender=sender, source=source, is_marketing=is_marketing,
-            reference=reference or new_reference(),
+            reference=reference or new_reference(), payload=payload or {},
         )  # fmt: skip
         deltas = StatDeltas()
         count_new_messages([message], deltas)
@@ -98,12 +98,12 @@ def queue_message(account, *, channel: str, contact=None, phone: str = "", text:
 
 
 def outbound_for(message: Message) -> OutboundMessage:
-    variables = message.variables or {}
+    payload = message.payload or {}
     return OutboundMessage(
         to=message.phone, channel=message.channel, text=message.text, template_name=message.template_name,
-        template_language=message.template_language,
-        variables=variables.get("params", variables) if isinstance(variables, dict) else variables,
-        sender=message.sender, reference=message.reference or "",
+        template_language=message.template_language, variables=message.variables or [],
+        sender=message.sender, reference=message.reference or "", media_url=payload.get("media_url", ""),
+        buttons=payload.get("buttons") or [], fallback=payload.get("fallback") or [],
     )  # fmt: skip
 
 

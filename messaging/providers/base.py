@@ -676,6 +676,14 @@ class Provider:
         """Send ≤ batch_send_limit messages sharing channel, text and sender in one call; one result each, in order."""
         raise self.unsupported("batch sends")
 
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """What sending `messages` messages (of `parts` SMS parts each) would cost: (amount, currency)."""
+        raise self.unsupported("price quotes")
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling: the current status of these sent messages (for accounts without webhooks)."""
+        raise self.unsupported("polling message statuses")
+
     def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
         """Where did a send we are unsure about end up? Found by our reference; None: never arrived."""
         raise self.unsupported("looking up a message by reference")

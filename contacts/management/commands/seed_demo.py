@@ -41,6 +41,9 @@ class Command(BaseCommand):
         created = self._contacts(contacts, fields)
         self._sandbox_account()
         self._templates()  # issue 9
+        from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
+
+        seed_campaigns(self.stdout)
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {Contact.objects.count()} contacts ({created} new).")
         )

@@ -737,6 +737,10 @@ class QlaraProvider(Provider):
             out.extend(m.delivery_from_status(item) for item in m.extract_items(body))
         return out
 
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling for the status service: the status endpoint, in chunks of ids."""
+        return self.get_message_statuses(remote_ids, channel or "sms")
+
     def iter_message_history(
         self, channel: str, start: dt.datetime, end: dt.datetime, status: str = ""
     ) -> Iterator[DeliveryUpdate]:

@@ -731,6 +731,18 @@ class SandboxProvider(SandboxAutomationsMixin, Provider):
         with transaction.atomic():
             return [self.send(message) for message in messages]
 
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """The sandbox's flat price per message (per SMS part)."""
+        per = max(1, parts) if channel == Channel.SMS else 1
+        return PRICE * messages * per, CURRENCY
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Every simulated step of these messages (unknown ids are absent, like a real status call)."""
+        known = set(
+            self._objects("message").filter(remote_id__in=remote_ids).values_list("remote_id", flat=True)
+        )
+        return [update for rid in remote_ids if rid in known for update in self.delivery_updates(rid)]
+
     def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
         """The message with our reference, as "sent" (None: the sandbox never received it)."""
         row = self._objects("message").filter(data__reference=reference).first() if reference else None
