@@ -25,11 +25,23 @@ def test_an_event_is_stored_in_one_statement(django_assert_num_queries):
     account = make_account("myoperator")
     examples = myoperator_examples()
     headers = {"Content-Type": "application/json"}
-    receive_webhook(account.webhook_token, "POST", headers, examples["webhooks_new_message_sent_1"])  # warms the cache
+    receive_webhook(
+        account.webhook_token, "POST", headers, examples["webhooks_new_message_sent_1"]
+    )  # warms the cache
     with django_assert_num_queries(1):
-        assert receive_webhook(account.webhook_token, "POST", headers, examples["webhooks_new_message_read_1"]).text == "ok"
+        assert (
+            receive_webhook(
+                account.webhook_token, "POST", headers, examples["webhooks_new_message_read_1"]
+            ).text
+            == "ok"
+        )
     with django_assert_num_queries(1 if connection.vendor == "postgresql" else 2):
-        assert receive_webhook(account.webhook_token, "POST", headers, examples["webhooks_new_message_read_1"]).text == "duplicate"
+        assert (
+            receive_webhook(
+                account.webhook_token, "POST", headers, examples["webhooks_new_message_read_1"]
+            ).text
+            == "duplicate"
+        )
 
 
 SENDER = r"""
@@ -63,8 +75,14 @@ def test_concurrent_duplicate_deliveries_from_several_processes_count_once():
     processes, copies = 6, 5
     start = time.time() + 6  # every process imported Django and connected by then
     procs = [
-        subprocess.Popen([sys.executable, "-c", SENDER, account.webhook_token, str(start), str(copies)], cwd=ROOT,
-                         env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-c", SENDER, account.webhook_token, str(start), str(copies)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
         for _ in range(processes)
     ]
     answers = []
