@@ -82,7 +82,7 @@ def test_concurrent_duplicate_deliveries_from_several_processes_count_once():
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-        )  # fmt: skip
+        )
         for _ in range(processes)
     ]
     answers = []
