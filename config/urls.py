@@ -6,6 +6,7 @@ from rest_framework.routers import DefaultRouter
 import campaigns.api
 import contacts.api
 import messaging.api
+from localization.views import set_language
 
 # Each app adds its routes through register(router) in its api.py.
 router = DefaultRouter()
@@ -13,6 +14,7 @@ for app_api in (contacts.api, messaging.api, campaigns.api):
     app_api.register(router)
 
 urlpatterns = [
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
