@@ -9,6 +9,8 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -30,17 +32,17 @@ def as_drf_error(exc: DjangoValidationError) -> ValidationError:
 
 
 class ContactSerializer(serializers.ModelSerializer):
-    phone = serializers.CharField(help_text="Any human format; stored in E.164 (default country applies).")
+    phone = serializers.CharField(help_text=_("Any human format; stored in E.164 (default country applies)."))
     # Written as names/ids; read back by to_representation from prefetched rows.
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, write_only=True)
     lists = serializers.ListField(
-        child=serializers.IntegerField(), required=False, write_only=True, help_text="List ids"
+        child=serializers.IntegerField(), required=False, write_only=True, help_text=_("List ids")
     )
     country_hint = serializers.CharField(
         write_only=True,
         required=False,
         max_length=2,
-        help_text="Parse the phone for this country (ISO code).",
+        help_text=_("Parse the phone for this country (ISO code)."),
     )
 
     class Meta:
@@ -115,7 +117,7 @@ class CustomFieldSerializer(serializers.ModelSerializer):
         kind = attrs.get("type", getattr(self.instance, "type", CustomField.Type.TEXT))
         choices = attrs.get("choices", getattr(self.instance, "choices", []))
         if kind == CustomField.Type.CHOICE and not choices:
-            raise ValidationError({"choices": "A choice field needs at least one choice."})
+            raise ValidationError({"choices": gettext("A choice field needs at least one choice.")})
         return attrs
 
 
@@ -132,14 +134,14 @@ class TagSerializer(serializers.ModelSerializer):
 
 
 class ContactFilter(django_filters.FilterSet):
-    list = django_filters.NumberFilter(field_name="memberships__contact_list", label="In list (id)")
-    tag = django_filters.CharFilter(field_name="tags__name", label="Has tag (name)")
+    list = django_filters.NumberFilter(field_name="memberships__contact_list", label=_("In list (id)"))
+    tag = django_filters.CharFilter(field_name="tags__name", label=_("Has tag (name)"))
     language = django_filters.CharFilter()
     opted_out = django_filters.BooleanFilter()
     blocked = django_filters.BooleanFilter()
     updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     field = django_filters.CharFilter(
-        method="filter_custom_field", label="Custom field value as key:value, e.g. tier:gold"
+        method="filter_custom_field", label=_("Custom field value as key:value, e.g. tier:gold")
     )
 
     class Meta:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import Contact, ContactList, CustomField, Membership, Tag
 from .phones import PhoneError, normalize_phone, search_digits
@@ -32,9 +33,12 @@ class DuplicatePhone(ValidationError):
 
     def __init__(self, field: str, phone: str, other: Contact):
         self.other = other
-        name = f"{other.first_name} {other.last_name}".strip() or "another contact"
+        name = f"{other.first_name} {other.last_name}".strip() or _("another contact")
         super().__init__(
-            {field: f"{phone} already belongs to {name} (contact #{other.pk}, {other.get_admin_url()})"}
+            {
+                field: _("%(phone)s already belongs to %(name)s (contact #%(id)s, %(url)s)")
+                % {"phone": phone, "name": name, "id": other.pk, "url": other.get_admin_url()}
+            }
         )
 
 
@@ -46,7 +50,7 @@ def clean_phone(
         phone = normalize_phone(raw, country)
     except PhoneError as exc:
         raise ValidationError(
-            {field: f"{exc}: {str(raw).strip()!r}" if str(raw).strip() else "required"}
+            {field: f"{exc}: {str(raw).strip()!r}" if str(raw).strip() else _("required")}
         ) from None
     clash = (
         Contact.objects.filter(phone=phone)
@@ -66,14 +70,14 @@ def clean_custom_fields(
     if not values:
         return {}
     if not isinstance(values, Mapping):
-        raise ValidationError({"fields": "must be an object of custom field values by key"})
+        raise ValidationError({"fields": _("must be an object of custom field values by key")})
     definitions = definitions if definitions is not None else {f.key: f for f in CustomField.objects.all()}
     cleaned, errors = {}, []
     for key, value in values.items():
         definition = definitions.get(key)
         if definition is None:
-            known = ", ".join(sorted(definitions)) or "none defined yet"
-            errors.append(f"unknown custom field '{key}' (known: {known})")
+            known = ", ".join(sorted(definitions)) or _("none defined yet")
+            errors.append(_("unknown custom field '%(key)s' (known: %(known)s)") % {"key": key, "known": known})
             continue
         try:
             cleaned[key] = definition.clean_value(value)
@@ -91,7 +95,7 @@ def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
     found = {cl.pk: cl for cl in ContactList.objects.filter(pk__in=ids)}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError({"lists": f"no list with id {', '.join(map(str, missing))}"})
+        raise ValidationError({"lists": _("no list with id %(ids)s") % {"ids": ", ".join(map(str, missing))}})
     return [found[i] for i in ids]
 
 
@@ -246,7 +250,8 @@ def restore_contacts(contacts: QuerySet[Contact]) -> tuple[int, list[str]]:
         other = Contact.objects.filter(phone=contact.phone).first()
         if other is not None:
             problems.append(
-                f"{contact.phone} is now used by {other.display_name}; #{contact.pk} stays deleted."
+                _("%(phone)s is now used by %(other)s; #%(id)s stays deleted.")
+                % {"phone": contact.phone, "other": other.display_name, "id": contact.pk}
             )
             continue
         Contact.all_objects.filter(pk=contact.pk).update(deleted_at=None, updated_at=timezone.now())
@@ -277,9 +282,9 @@ def untag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int
 def create_list(name: str, description: str = "", *, user=None) -> ContactList:
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "A list needs a name."})
+        raise ValidationError({"name": _("A list needs a name.")})
     if ContactList.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A list called '{name}' already exists."})
+        raise ValidationError({"name": _("A list called '%(name)s' already exists.") % {"name": name}})
     return ContactList.objects.create(name=name, description=description, created_by=user)
 
 
@@ -309,11 +314,13 @@ def _contact_ids(contacts) -> list[int]:
         try:
             ids.append(int(value))
         except (TypeError, ValueError):
-            raise ValidationError({"contacts": f"'{value}' is not a contact id"}) from None
+            raise ValidationError({"contacts": _("'%(value)s' is not a contact id") % {"value": value}}) from None
     found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError({"contacts": f"no contact with id {', '.join(map(str, missing[:20]))}"})
+        raise ValidationError(
+            {"contacts": _("no contact with id %(ids)s") % {"ids": ", ".join(map(str, missing[:20]))}}
+        )
     return ids
 
 
@@ -360,11 +367,11 @@ def filter_by_custom_field(queryset: QuerySet[Contact], expression: str) -> Quer
     key, sep, wanted = (expression or "").partition(":")
     key = key.strip()
     if not sep or not key:
-        raise ValidationError("Use key:value, e.g. tier:gold")
+        raise ValidationError(_("Use key:value, e.g. tier:gold"))
     definition = CustomField.objects.filter(key=key).first()
     if definition is None:
-        known = ", ".join(CustomField.objects.values_list("key", flat=True)) or "none defined yet"
-        raise ValidationError(f"unknown custom field '{key}' (known: {known})")
+        known = ", ".join(CustomField.objects.values_list("key", flat=True)) or _("none defined yet")
+        raise ValidationError(_("unknown custom field '%(key)s' (known: %(known)s)") % {"key": key, "known": known})
     value = definition.clean_value(wanted.strip())
     if connections[queryset.db].vendor == "postgresql":
         return queryset.filter(fields__contains={key: value})

@@ -1,6 +1,11 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from . import model_names
+
+# Before any model class exists (app modules load before models): names Django derives become lazy.
+model_names.connect()
+
 
 class LocalizationConfig(AppConfig):
     name = "localization"

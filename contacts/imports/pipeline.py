@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from contacts.models import Contact, CustomField, Membership, Tag
 
@@ -112,11 +113,11 @@ def detect_kind(path, original_name: str = "") -> str:
     if b"BEGIN:VCARD" in head.upper():
         return "vcard"
     if name.endswith((".xlsx", ".xlsm")):
-        raise ImportFileError("This file is named .xlsx but is not an Excel workbook.")
+        raise ImportFileError(gettext("This file is named .xlsx but is not an Excel workbook."))
     if name.endswith((".vcf", ".vcard")):
-        raise ImportFileError("This file is named .vcf but is not a vCard file (no BEGIN:VCARD found).")
+        raise ImportFileError(gettext("This file is named .vcf but is not a vCard file (no BEGIN:VCARD found)."))
     if name.endswith(".xls"):
-        raise ImportFileError("Old Excel .xls files are not supported: save it as .xlsx or CSV.")
+        raise ImportFileError(gettext("Old Excel .xls files are not supported: save it as .xlsx or CSV."))
     return "csv"
 
 
@@ -169,9 +170,8 @@ def open_source(
     targets = targets[: len(table.headers)]
     if PHONE not in targets and require_phone:
         raise ImportFileError(
-            "No phone column found. Columns in this file: "
-            + ", ".join(repr(h) for h in table.headers if h)[:300]
-            + ". Map one of them to the phone number."
+            gettext("No phone column found. Columns in this file: %(columns)s. Map one of them to the phone number.")
+            % {"columns": ", ".join(repr(h) for h in table.headers if h)[:300]}
         )
     phones = [i for i, t in enumerate(targets) if t == PHONE]
     order = [i for i in (options.phone_order or auto_order) if i in phones]
@@ -251,14 +251,16 @@ class Preparer:
             e164, reason = self.normalise(candidate, region)
             if e164 is None:
                 if first_error is None and reason != "missing":
-                    first_error = f"phone {V.cell_text(candidate).strip()[:40]!r}: {reason}"
+                    first_error = gettext("phone %(value)s: %(reason)s") % {
+                        "value": repr(V.cell_text(candidate).strip()[:40]), "reason": reason
+                    }
                 continue
             if phone is None:
                 phone = e164
             elif e164 != phone and e164 not in secondary:
                 secondary.append(e164)
         if phone is None:
-            return Rejection(index, line, raw, first_error or "no phone number")
+            return Rejection(index, line, raw, first_error or gettext("no phone number"))
         attrs, fields, tags = {}, {}, []
         try:
             for target, value in values.items():
@@ -306,7 +308,7 @@ class Preparer:
 
         definition = self.custom_fields.get(key)
         if definition is None:
-            raise ValueError(f"unknown custom field '{key}'")
+            raise ValueError(gettext("unknown custom field '%(key)s'") % {"key": key})
         if definition.type == CustomField.Type.DATE and not isinstance(value, str | bytes):
             value = V.parse_date(value)
         elif definition.type == CustomField.Type.DATE:
@@ -667,7 +669,7 @@ class RejectedFile:
         else:
             self.fh = open(path, "w", encoding="utf-8-sig", newline="")  # noqa: SIM115 - BOM: Excel reads UTF-8
             self.writer = _csv.writer(self.fh)
-            self.writer.writerow([*headers, "line", "error"])
+            self.writer.writerow([*headers, gettext("line"), gettext("error")])
 
     def add(self, rej: Rejection) -> None:
         width = len(self.headers)
