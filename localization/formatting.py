@@ -15,7 +15,7 @@ from django.utils.translation import get_language
 
 CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "INR": "₹", "CHF": "CHF"}
 # Where the symbol goes, per language: Italian writes "1.234,56 €", English "€1,234.56".
-_MONEY_PATTERNS = {"it": "{amount}\u00a0{symbol}", "en": "{symbol}{amount}"}
+_MONEY_PATTERNS = {"it": "{amount} {symbol}", "en": "{symbol}{amount}"}
 
 
 def _language() -> str:
@@ -41,7 +41,7 @@ def format_money(amount, currency: str = "EUR") -> str:
     text = format_number(value, 2)
     symbol = CURRENCY_SYMBOLS.get(code)
     if symbol is None or symbol == code:
-        return f"{text}\u00a0{code}".strip()
+        return f"{text} {code}".strip()
     pattern = _MONEY_PATTERNS.get(_language(), _MONEY_PATTERNS["en"])
     if text.startswith("-"):
         return "-" + pattern.format(amount=text[1:], symbol=symbol)
