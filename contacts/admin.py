@@ -16,7 +16,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, TextFilter
@@ -234,12 +234,12 @@ class ContactAdmin(ModelAdmin):
     )
     def status_column(self, obj):
         if obj.deleted_at:
-            return "deleted", gettext("Deleted")
+            return "deleted", pgettext("contact status", "Deleted")
         if obj.blocked:
-            return "blocked", gettext("Blocked")
+            return "blocked", pgettext("contact status", "Blocked")
         if obj.opted_out:
-            return "opted_out", gettext("Opted out")
-        return "active", gettext("Active")
+            return "opted_out", pgettext("contact status", "Opted out")
+        return "active", pgettext("contact status", "Active")
 
     # saving through the service
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db.models.signals import class_prepared
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy
 
@@ -45,7 +46,9 @@ def translate_model(sender, **kwargs) -> None:
     if "verbose_name_plural" in given:
         meta.verbose_name_plural = _lazy(meta.verbose_name_plural)
     else:
-        meta.verbose_name_plural = _lazy(str(meta.verbose_name_plural), derived=True)
+        with translation.override(None):  # the English plural Django derived ("contact" + "s")
+            plural = str(meta.verbose_name_plural)
+        meta.verbose_name_plural = _lazy(plural, derived=True)
     for field in meta.local_fields + meta.local_many_to_many:
         if getattr(field, "auto_created", False):
             continue

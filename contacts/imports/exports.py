@@ -15,7 +15,7 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact, CustomField
@@ -77,7 +77,10 @@ def _record(contact, tags, lists, keys) -> list:
 def headers(keys, labels) -> list[str]:
     return (
         [str(h) for _key, h in BASE_COLUMNS]
-        + [gettext("Other phones"), gettext("Tags"), gettext("Lists"), gettext("Opted out"), gettext("Blocked")]
+        + [
+            gettext("Other phones"), gettext("Tags"), gettext("Lists"),
+            pgettext("contact status", "Opted out"), pgettext("contact status", "Blocked"),
+        ]
         + [labels[k] for k in keys]
     )
 
