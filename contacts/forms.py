@@ -38,6 +38,7 @@ class ContactAdminForm(forms.ModelForm):
 
     phone = forms.CharField(
         max_length=40,
+        label=_("Phone"),
         widget=UnfoldAdminTextInputWidget,
         help_text=_("Any format, e.g. 333 123 4567 or +44 20 7946 0958. Saved in international (E.164) form."),
     )

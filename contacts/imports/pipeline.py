@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from contacts.models import Contact, CustomField, Membership, Tag
@@ -793,6 +793,7 @@ class _BatchProducer:
         self.start_index, self.batch_size, self.limit = start_index, batch_size, limit
         self.queue = queue.Queue(maxsize=2)
         self.stopping = threading.Event()
+        self.language = translation.get_language()  # reasons in the rejected rows speak the importer's language
         self.thread = threading.Thread(target=self._produce, name="import-reader", daemon=True)
         self.thread.start()
 
@@ -823,7 +824,8 @@ class _BatchProducer:
 
     def _produce(self):
         try:
-            self._batches()
+            with translation.override(self.language):
+                self._batches()
         except BaseException as exc:  # handed to the consumer, which raises it in its own thread
             self._put(("error", exc))
         finally:
