@@ -14,6 +14,8 @@ class LocalizationConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
+        from . import background
         from .services import load_into_session
 
         user_logged_in.connect(load_into_session, dispatch_uid="localization-user-language")
+        background.connect()

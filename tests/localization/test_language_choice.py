@@ -73,4 +73,9 @@ def test_api_validation_messages_follow_accept_language(staff):
     assert italian.json()["phone"] == ["Campo obbligatorio."]
     english = api.post("/api/contacts/", {}, format="json", HTTP_ACCEPT_LANGUAGE="en")
     assert english.json()["phone"] == ["This field is required."]
+    # our own reasons too
+    short = api.post("/api/contacts/", {"phone": "12"}, format="json", HTTP_ACCEPT_LANGUAGE="it-IT,it;q=0.9")
+    assert short.json() == {"phone": ["troppo corto: '12'"]}
+    short = api.post("/api/contacts/", {"phone": "12"}, format="json", HTTP_ACCEPT_LANGUAGE="en")
+    assert short.json() == {"phone": ["too short: '12'"]}
 
