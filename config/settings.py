@@ -152,6 +152,14 @@ SWITCHBOARD_PROVIDERS = env.list(
 HTTP_LOG_RETENTION_DAYS = env.int("HTTP_LOG_RETENTION_DAYS", default=14)
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=10.0)
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
+# --- Contact imports: what an uploaded file may expand to (issue 8/13), checked while streaming
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=1000)
+IMPORT_MAX_CELL_CHARS = env.int("IMPORT_MAX_CELL_CHARS", default=32767)  # Excel's own limit per cell
+IMPORT_MAX_CELLS = env.int("IMPORT_MAX_CELLS", default=100_000_000)
+IMPORT_MAX_UNCOMPRESSED_MB = env.int("IMPORT_MAX_UNCOMPRESSED_MB", default=1024)  # an .xlsx, unzipped
+IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=100)  # per part of an .xlsx
+# A running import whose heartbeat is older than this has lost its worker: Resume is allowed.
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=60)
 
 # --- Celery -----------------------------------------------------------------
 # Embedded default: a filesystem broker under ./var that `bin/up` serves with a

@@ -183,7 +183,6 @@ class Contact(models.Model):
         ]
         indexes = [
             models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
-            models.Index(fields=["email"], name="contact_email_idx"),
             models.Index(fields=["language"], name="contact_language_idx"),
             models.Index(fields=["updated_at"], name="contact_updated_idx"),
         ]
@@ -224,8 +223,12 @@ class ContactList(models.Model):
 
 
 class Membership(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
+    # No single-column indexes: (contact, contact_list) and the unique (contact_list, contact)
+    # already lead with each column, and every index costs each imported contact an insertion.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

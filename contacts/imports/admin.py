@@ -51,6 +51,7 @@ class ContactImportAdmin(ModelAdmin):
             path("<int:pk>/progress/", view(views.progress), name=f"{info}_progress"),
             path("<int:pk>/status.json", view(views.status), name=f"{info}_status"),
             path("<int:pk>/rejected/", view(views.rejected), name=f"{info}_rejected"),
+            path("<int:pk>/warnings/", view(views.warnings_report), name=f"{info}_warnings"),
             path("<int:pk>/resume/", view(views.resume), name=f"{info}_resume"),
             *super().get_urls(),
         ]

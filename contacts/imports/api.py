@@ -53,7 +53,7 @@ class ImportSerializer(serializers.ModelSerializer):
         fields = [
             "id", "original_name", "kind", "size", "status", "contact_list", "tags", "country", "update_mode",
             "headers", "mapping", "phone_order", "total_rows", "processed", "created", "updated", "unchanged",
-            "merged", "rejected", "rate", "eta_seconds", "error", "created_at", "started_at", "finished_at",
+            "merged", "rejected", "warned", "rate", "eta_seconds", "error", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
 
     def to_representation(self, instance):
@@ -64,6 +64,15 @@ class ImportSerializer(serializers.ModelSerializer):
             if instance.rejected_file and instance.status == ContactImport.Status.SUCCEEDED
             else None
         )
+        # Rows imported without an optional value that could not be understood: counted apart
+        # from the rejected rows; the first ones here, all of them in the report.
+        data["warnings"] = {
+            "rows": instance.warned,
+            "examples": list(instance.warning_examples or [])[:20],
+            "report_url": self.context["request"].build_absolute_uri(f"/api/imports/{instance.pk}/warnings/")
+            if instance.warnings_file and instance.status == ContactImport.Status.SUCCEEDED
+            else None,
+        }
         return data
 
 
@@ -151,6 +160,20 @@ class ImportViewSet(
             imp.rejected_file.open("rb"),
             as_attachment=True,
             filename=f"{imp.original_name.rsplit('.', 1)[0]}-rejected.csv",
+            content_type="text/csv; charset=utf-8",
+        )
+
+
+    @action(detail=True, methods=["get"], url_path="warnings")
+    def warnings_report(self, request, pk=None):
+        """Warnings: one CSV line per value left out of an imported contact (line, phone, column, value, reason)."""
+        imp = self.get_object()
+        if not imp.warnings_file or imp.status != ContactImport.Status.SUCCEEDED:
+            raise Http404(gettext("This import has no warnings."))
+        return FileResponse(
+            imp.warnings_file.open("rb"),
+            as_attachment=True,
+            filename=f"{imp.original_name.rsplit('.', 1)[0][:60]}-warnings.csv",
             content_type="text/csv; charset=utf-8",
         )
 

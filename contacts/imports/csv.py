@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .errors import ImportFileError
+from .limits import CellCounter, cell_too_long, limits, too_many_columns
 
 SAMPLE_BYTES = 64 * 1024
 HEADER_SCAN_ROWS = 20
@@ -30,8 +31,6 @@ _BINARY_MAGIC = {
     b"\xff\xd8\xff": _("a JPEG image"),
     b"GIF8": _("a GIF image"),
 }
-# csv's default 128 KB cap would turn one long notes cell into an error.
-_csv.field_size_limit(16 * 1024 * 1024)
 
 
 @dataclass
@@ -105,13 +104,42 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def _lines(text, max_chars: int, where: list[int]):
+    """Physical lines, none longer than max_chars (readline's limit: never a huge string)."""
+    readline = text.readline
+    while True:
+        line = readline(max_chars + 1)
+        if not line:
+            return
+        if len(line) > max_chars:
+            raise ImportFileError(
+                gettext(
+                    "Line %(line)d is longer than %(limit)s characters: this is not a contact "
+                    "list a spreadsheet would write (check the separator, or split the file)."
+                )
+                % {"line": where[0] + 1, "limit": f"{max_chars:,}"}
+            )
+        yield line
+
+
 def _stream(raw, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    lim = limits()
+    # Per cell; csv's default 128 KB would also do, but the limit is the setting's.
+    _csv.field_size_limit(lim.cell_chars)
     text = io.TextIOWrapper(raw, encoding=encoding, newline="", errors="strict")
-    reader = _csv.reader(text, delimiter=delimiter)
+    where = [0]
+    reader = _csv.reader(_lines(text, lim.line_chars, where), delimiter=delimiter)
+    cells_seen = CellCounter(lim)
+    max_columns = lim.columns
     last = 0
     try:
         for cells in reader:
             start, last = last + 1, reader.line_num
+            where[0] = last
+            n = len(cells)
+            if n > max_columns:
+                raise too_many_columns(start, n, max_columns)
+            cells_seen.add(n)
             if not any(c.strip() for c in cells):
                 continue
             yield start, cells
@@ -121,6 +149,8 @@ def _stream(raw, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]
             % {"line": last, "encoding": encoding}
         ) from None
     except _csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise cell_too_long(last + 1, lim.cell_chars) from None
         raise ImportFileError(
             gettext("Line %(line)d cannot be read as CSV: %(error)s.") % {"line": last + 1, "error": exc}
         ) from None
@@ -159,7 +189,7 @@ def read_csv(path, *, header_hint=None) -> Table:
         raise ImportFileError(gettext("The file has no rows."))
     index = find_header_row([cells for _, cells in head])
     header_line, headers = head[index]
-    headers = [h.strip() for h in headers]
+    headers = [h.strip()[:200] for h in headers]  # stored with the import and listed by the API: bounded
 
     def rows():
         try:

@@ -33,7 +33,7 @@ class ContactImport(models.Model):
         OVERWRITE = "overwrite", _("Overwrite matched contacts with the file's values")
         SKIP = "skip", _("Leave matched contacts as they are")
 
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
     original_name = models.CharField(max_length=255)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     size = models.BigIntegerField(default=0)
@@ -63,6 +63,9 @@ class ContactImport(models.Model):
         default=0, help_text=_("Rows merged into an earlier row with the same phone")
     )
     rejected = models.PositiveIntegerField(default=0)
+    warned = models.PositiveIntegerField(
+        default=0, help_text="Imported rows with an optional value left out (see the warnings report)"
+    )
     # Progress: position/size are bytes (rows for Excel); rate is rows per second.
     position = models.BigIntegerField(default=0)
     rate = models.FloatField(default=0)
@@ -70,7 +73,10 @@ class ContactImport(models.Model):
     # Resume point: rows fully committed, and the rejected-rows file length at that moment.
     cursor = models.PositiveIntegerField(default=0)
     rejected_offset = models.BigIntegerField(default=0)
-    rejected_file = models.FileField(upload_to="imports/rejected/%Y/%m/", blank=True)
+    rejected_file = models.FileField(upload_to="imports/rejected/%Y/%m/", blank=True, max_length=255)
+    warnings_offset = models.BigIntegerField(default=0)
+    warnings_file = models.FileField(upload_to="imports/warnings/%Y/%m/", blank=True, max_length=255)
+    warning_examples = models.JSONField(default=list, blank=True, help_text="The first warnings")
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 

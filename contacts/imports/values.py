@@ -1,7 +1,8 @@
 """Turning cells into contact values: text, phones, dates (Excel serials too), genders, countries.
 
 Every function returns the cleaned value or raises ValueError with a reason a person
-can act on; the pipeline turns those into rejected rows.
+can act on. For the phone that rejects the row; for any other (optional) field the
+contact is imported without that value and the reason is recorded as a warning.
 """
 
 from __future__ import annotations
@@ -23,9 +24,31 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBERISH = re.compile(r"^[+-]?[\d\s().,/-]+$")
 _PHONE_PUNCT = str.maketrans("", "", " -.()/\u00a0")
 
+# What exporters write in a cell that is empty: Outlook's "0/0/00" dates and "Unspecified"
+# gender (Italian Outlook: "Non specificato"), "None", "N/A", Excel's "#N/A", a lone "-".
+EMPTY_MARKERS = frozenset({
+    "0/0/00", "0/0/0000", "00/00/00", "00/00/0000", "0000-00-00", "unspecified", "non specificato",
+    "none", "n/a", "#n/a", "-", "--",
+})  # fmt: skip
+_EMPTY_MAX = max(len(m) for m in EMPTY_MARKERS)
+
+
+def is_empty(value) -> bool:
+    """True for None, blank text and the exporters' conventions for "no value" (EMPTY_MARKERS)."""
+    if value is None:
+        return True
+    if type(value) is str:
+        if len(value) > _EMPTY_MAX + 4:
+            return False
+        text = value.strip()
+        return not text or text.lower() in EMPTY_MARKERS
+    return False
+
+
 GENDERS = {
-    "m": "male", "male": "male", "maschio": "male", "uomo": "male", "man": "male", "mr": "male",
-    "f": "female", "female": "female", "femmina": "female", "donna": "female", "woman": "female",
+    "m": "male", "male": "male", "maschio": "male", "maschile": "male", "uomo": "male", "man": "male",
+    "mr": "male", "f": "female", "female": "female", "femmina": "female", "femminile": "female",
+    "donna": "female", "woman": "female",
     "other": "other", "altro": "other", "x": "other", "non-binary": "other",
 }  # fmt: skip
 LANGUAGES = {
@@ -208,8 +231,11 @@ def parse_date(value) -> dt.date | None:
         raise ValueError(gettext("birthday without a year cannot be stored"))
     m = _DMY.match(text)  # the common shapes without strptime's cost
     if m:
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if month > 12 >= day:
+            day, month = month, day  # 4/15/1980: only month/day/year (a US export) can mean this
         try:
-            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            return dt.date(year, month, day)
         except ValueError:
             raise ValueError(gettext("date not understood: %(value)r") % {"value": text[:40]}) from None
     m = _YMD.match(text)
@@ -250,7 +276,10 @@ def clean_language(value) -> str:
         return text[:2]
     from .mapping import norm_header
 
-    return LANGUAGES.get(norm_header(text), "")
+    code = LANGUAGES.get(norm_header(text))
+    if code is None:
+        raise ValueError(gettext("language not understood: %(value)r") % {"value": text[:20]})
+    return code
 
 
 def clean_country(value) -> str:
@@ -261,7 +290,10 @@ def clean_country(value) -> str:
         return text.upper()
     from .mapping import norm_header
 
-    return COUNTRIES.get(norm_header(text), "")
+    code = COUNTRIES.get(norm_header(text))
+    if code is None:
+        raise ValueError(gettext("country not understood: %(value)r") % {"value": text[:30]})
+    return code
 
 
 def clean_email(value) -> str:

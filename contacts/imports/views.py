@@ -210,6 +210,18 @@ def rejected(model_admin, request, pk):
     )
 
 
+def warnings_report(model_admin, request, pk):
+    """The warnings CSV: line, phone, column, value, reason — values left out of imported contacts."""
+    imp = get_object_or_404(ContactImport, pk=pk)
+    if not imp.warnings_file or imp.status != ContactImport.Status.SUCCEEDED:
+        raise Http404(gettext("No warnings"))
+    name = imp.original_name.rsplit(".", 1)[0][:60]
+    return FileResponse(
+        imp.warnings_file.open("rb"), as_attachment=True, filename=gettext("%(name)s-warnings.csv") % {"name": name},
+        content_type="text/csv",
+    )
+
+
 def resume(model_admin, request, pk):
     _can_add(request)
     if request.method != "POST":

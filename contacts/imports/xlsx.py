@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 
 from .csv import HEADER_SCAN_ROWS, Table
 from .errors import ImportFileError
+from .limits import CellCounter, cell_too_long, check_zip, limits, too_many_columns
 
 
 def sheet_names(path) -> list[str]:
@@ -28,6 +29,7 @@ def _open(path):
 
     if not zipfile.is_zipfile(path):
         raise ImportFileError(gettext("This file is not an Excel .xlsx workbook."))
+    check_zip(path)  # before openpyxl reads the shared strings into memory
     try:
         # A file object, not the path: openpyxl refuses names not ending in .xlsx, and the
         # content decides what a file is (a workbook saved as "contacts.csv" is still one).
@@ -97,15 +99,24 @@ def _header_text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return str(value).strip()[:200]  # stored with the import and listed by the API: bounded
 
 
 def _rows(ws):
+    lim = limits()
+    counter = CellCounter(lim)
+    max_columns, max_chars = lim.columns, lim.cell_chars
     try:
         for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
             cells = list(row)
             while cells and cells[-1] in (None, ""):
                 cells.pop()
+            if len(cells) > max_columns:
+                raise too_many_columns(number, len(cells), max_columns)
+            counter.add(len(cells))
+            for c in cells:
+                if type(c) is str and len(c) > max_chars:
+                    raise cell_too_long(number, max_chars)
             if not any(c not in (None, "") and str(c).strip() for c in cells):
                 continue
             yield number, cells
