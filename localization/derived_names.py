@@ -155,5 +155,9 @@ DERIVED_NAMES = [
     gettext_noop('update mode'),
     gettext_noop('updated'),
     gettext_noop('updated at'),
+    gettext_noop('warned'),
+    gettext_noop('warning examples'),
+    gettext_noop('warnings file'),
+    gettext_noop('warnings offset'),
     gettext_noop('webhook secret'),
 ]
