@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "config.hardening.BadTextMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "localization.middleware.UserLanguageMiddleware",
@@ -214,12 +215,34 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "contacts.pagination.FastPageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Only our own JSON parser: it refuses NUL characters and lone surrogates anywhere in a body.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.hardening.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
+# --- Hardening (issue 8) ------------------------------------------------------------------------
+# The API schema, its docs and the API root list every path: logged-in users only unless public.
+SWITCHBOARD_API_SCHEMA_PUBLIC = env.bool("SWITCHBOARD_API_SCHEMA_PUBLIC", default=False)
+# Largest page a client may ask for with ?page_size=.
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=500)
+# Numbers typed into filters and custom fields: at most this many digits and this exponent,
+# checked on the text before any conversion (1e4000000 must not become a huge integer).
+NUMBER_MAX_DIGITS = env.int("NUMBER_MAX_DIGITS", default=30)
+NUMBER_MAX_EXPONENT = env.int("NUMBER_MAX_EXPONENT", default=30)
+# gunicorn's --timeout (bin/up and production): a request running longer is killed.
+REQUEST_TIME_LIMIT_SECONDS = env.int("REQUEST_TIME_LIMIT_SECONDS", default=30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
     "DESCRIPTION": "Contacts, lists, templates, campaigns and provider accounts.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny"
+        if SWITCHBOARD_API_SCHEMA_PUBLIC
+        else "rest_framework.permissions.IsAuthenticated"
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a "status"; name each enum after its model so clients get stable names.
     "ENUM_NAME_OVERRIDES": {

@@ -416,7 +416,7 @@ class ContactListAdmin(ModelAdmin):
     change_form_after_template = "admin/contacts/contactlist/members_link.html"
     actions_detail = ["open_members", "export_list"]
 
-    @action(description=_("Members"), icon="group", url_path="members-of")
+    @action(description=_("Members"), icon="group", url_path="members-of", permissions=["view"])
     def open_members(self, request, object_id):
         return HttpResponseRedirect(reverse("admin:contacts_contactlist_members", args=[object_id]))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -38,6 +37,13 @@ class ContactSerializer(serializers.ModelSerializer):
     lists = serializers.ListField(
         child=serializers.IntegerField(), required=False, write_only=True, help_text=_("List ids")
     )
+    secondary_phones = serializers.ListField(
+        child=serializers.CharField(max_length=40),
+        required=False,
+        max_length=services.MAX_SECONDARY_PHONES,
+        help_text=_("Other numbers, any human format; stored in E.164."),
+    )
+    fields = serializers.DictField(required=False, help_text=_("Custom field values by key"))
     country_hint = serializers.CharField(
         write_only=True,
         required=False,
@@ -113,12 +119,24 @@ class CustomFieldSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
         extra_kwargs = {"key": {"required": False}}
 
-    def validate(self, attrs):
-        kind = attrs.get("type", getattr(self.instance, "type", CustomField.Type.TEXT))
-        choices = attrs.get("choices", getattr(self.instance, "choices", []))
-        if kind == CustomField.Type.CHOICE and not choices:
-            raise ValidationError({"choices": gettext("A choice field needs at least one choice.")})
-        return attrs
+    choices = serializers.ListField(
+        child=serializers.CharField(max_length=services.MAX_CHOICE_LENGTH),
+        required=False,
+        max_length=services.MAX_CHOICES,
+        help_text=_("For 'choice' fields: the allowed values."),
+    )
+
+    def create(self, validated_data):
+        try:
+            return services.create_custom_field(**validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    def update(self, instance, validated_data):
+        try:
+            return services.update_custom_field(instance, **validated_data)
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
 
 
 class TagSerializer(serializers.ModelSerializer):
@@ -128,13 +146,24 @@ class TagSerializer(serializers.ModelSerializer):
         model = Tag
         fields = ["id", "name", "contact_count", "created_at"]
         read_only_fields = ["created_at"]
+        extra_kwargs = {"name": {"validators": []}}  # the service says "already exists" in words
+
+    def create(self, validated_data):
+        try:
+            tag = services.create_tag(validated_data["name"])
+        except DjangoValidationError as exc:
+            raise as_drf_error(exc) from None
+        tag.contact_count = 0
+        return tag
 
 
 # --- filters ------------------------------------------------------------------------------------
 
 
 class ContactFilter(django_filters.FilterSet):
-    list = django_filters.NumberFilter(field_name="memberships__contact_list", label=_("In list (id)"))
+    list = django_filters.NumberFilter(
+        field_name="memberships__contact_list", label=_("In list (id)"), min_value=1, max_value=2**63 - 1
+    )
     tag = django_filters.CharFilter(field_name="tags__name", label=_("Has tag (name)"))
     language = django_filters.CharFilter()
     opted_out = django_filters.BooleanFilter()

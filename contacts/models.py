@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -61,8 +62,12 @@ class CustomField(models.Model):
         if self.type == self.Type.NUMBER:
             if isinstance(value, bool):
                 raise ValidationError(gettext("'%(key)s' must be a number, not yes/no") % {"key": self.key})
+            from config.hardening import bounded_number_text
+
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValidationError(gettext("'%(key)s' must be a finite number") % {"key": self.key})
             try:
-                number = Decimal(str(value).strip().replace(",", "."))
+                number = Decimal(bounded_number_text(str(value), self.key).replace(",", "."))
             except InvalidOperation:
                 raise ValidationError(
                     gettext("'%(key)s' must be a number, got %(value)r") % {"key": self.key, "value": value}

@@ -64,7 +64,12 @@ class FastPageNumberPagination(PageNumberPagination):
 
     django_paginator_class = EstimatedCountPaginator
     page_size_query_param = "page_size"
-    max_page_size = 500
+
+    @property
+    def max_page_size(self):
+        from django.conf import settings
+
+        return settings.API_MAX_PAGE_SIZE
 
     def get_paginated_response(self, data):
         response = super().get_paginated_response(data)

@@ -58,3 +58,31 @@ def sync_role_permissions(sender=None, apps=None, using="default", **kwargs):
     for role in ROLES:
         group, _ = Group.objects.using(using).get_or_create(name=role)
         group.permissions.set(permissions_for(role, Permission))
+
+
+def is_manager(user) -> bool:
+    """Managers (and superusers) oversee everyone's work: imports, exports, provider accounts."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_switchboard_is_manager", None)
+    if cached is None:
+        cached = user.groups.filter(name="Manager").exists()
+        user._switchboard_is_manager = cached
+    return cached
+
+
+def owned_or_managed(user, queryset, owner_field: str = "created_by"):
+    """Rows a user may open: their own, or every row for a Manager (imports and exports hold people's data)."""
+    if is_manager(user):
+        return queryset
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    return queryset.filter(**{owner_field: user})
+
+
+def may_open(user, obj, owner_field: str = "created_by") -> bool:
+    return is_manager(user) or (
+        getattr(user, "is_authenticated", False) and getattr(obj, f"{owner_field}_id", None) == user.pk
+    )

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -88,6 +88,55 @@ def clean_custom_fields(
     return cleaned
 
 
+MAX_SECONDARY_PHONES = 20
+
+
+def clean_secondary_phones(value, *, country: str | None = None) -> list[str]:
+    """A list of other numbers, each stored in E.164; anything else is a ValidationError.
+
+    Every reader (exports, vCards, sync, the admin) relies on this being a list of E.164
+    strings, so it is enforced here, at the one write path.
+    """
+    if value in (None, "", []):
+        return []
+    if isinstance(value, str):
+        value = [part for part in value.replace(";", ",").split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise ValidationError({"secondary_phones": _("must be a list of phone numbers")})
+    if len(value) > MAX_SECONDARY_PHONES:
+        raise ValidationError({"secondary_phones": _("at most %(count)d numbers") % {"count": MAX_SECONDARY_PHONES}})
+    phones, errors = [], []
+    for raw in value:
+        if not isinstance(raw, str | int) or isinstance(raw, bool):
+            errors.append(f"{raw!r} is not a phone number")
+            continue
+        try:
+            phone = normalize_phone(str(raw), country)
+        except PhoneError as exc:
+            errors.append(f"{exc}: {str(raw).strip()!r}")
+            continue
+        if phone not in phones:
+            phones.append(phone)
+    if errors:
+        raise ValidationError({"secondary_phones": errors})
+    return phones
+
+
+def _check_texts(contact: Contact) -> None:
+    """No NUL characters or lone surrogates in any text attribute (the database refuses them)."""
+    from config.hardening import bad_text_reason
+
+    errors = {}
+    for key in (*CONTACT_ATTRS, "opted_out_reason"):
+        value = getattr(contact, key, None)
+        if isinstance(value, str):
+            reason = bad_text_reason(value)
+            if reason:
+                errors[key] = reason
+    if errors:
+        raise ValidationError(errors)
+
+
 def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
     ids = [int(i) for i in (list_ids or [])]
     if not ids:
@@ -102,9 +151,156 @@ def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
 def _resolve_tags(names: Iterable[str] | None) -> list[Tag]:
     tags = []
     for name in dict.fromkeys(n.strip() for n in (names or []) if n and n.strip()):
-        tag, _ = Tag.objects.get_or_create(name=name[:64])
-        tags.append(tag)
+        tags.append(_get_or_create_tag(name[:64]))
     return tags
+
+
+def _get_or_create_tag(name: str) -> Tag:
+    """get_or_create that survives a concurrent create of the same name (the loser reads the winner's)."""
+    from config.hardening import clean_text
+
+    clean_text(name, "tags")
+    try:
+        with transaction.atomic():
+            return Tag.objects.get_or_create(name=name)[0]
+    except IntegrityError:
+        return Tag.objects.get(name=name)
+
+
+def create_tag(name: str) -> Tag:
+    """A new tag; an existing name (also one created a moment ago by someone else) is a ValidationError."""
+    from config.hardening import clean_text
+
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": _("A tag needs a name.")})
+    if len(name) > 64:
+        raise ValidationError({"name": _("At most 64 characters.")})
+    clean_text(name, "name")
+    if Tag.objects.filter(name=name).exists():
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}})
+    try:
+        with transaction.atomic():
+            return Tag.objects.create(name=name)
+    except IntegrityError:
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}}) from None
+
+
+# --- custom fields ---------------------------------------------------------------------------------
+
+MAX_CHOICES = 200
+MAX_CHOICE_LENGTH = 100
+
+
+def clean_choices(value) -> list[str]:
+    """The allowed values of a choice field: a list of distinct, non-empty strings."""
+    from config.hardening import bad_text_reason
+
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list | tuple):
+        raise ValidationError({"choices": _("must be a list of texts")})
+    if len(value) > MAX_CHOICES:
+        raise ValidationError({"choices": _("at most %(count)d choices") % {"count": MAX_CHOICES}})
+    choices, errors = [], []
+    for item in value:
+        if not isinstance(item, str):
+            errors.append(f"{item!r} is not a text")
+            continue
+        text = item.strip()
+        reason = bad_text_reason(text)
+        if reason:
+            errors.append(reason)
+        elif not text:
+            errors.append(_("a choice cannot be empty"))
+        elif len(text) > MAX_CHOICE_LENGTH:
+            errors.append(f"'{text[:20]}…' is longer than {MAX_CHOICE_LENGTH} characters")
+        elif text.lower() not in (c.lower() for c in choices):
+            choices.append(text)
+    if errors:
+        raise ValidationError({"choices": errors})
+    return choices
+
+
+def _custom_field_key(key: str, label: str) -> str:
+    from django.utils.text import slugify
+
+    key = (key or "").strip() or slugify(label or "").replace("-", "_")[:64]
+    if not key:
+        raise ValidationError(
+            {"key": _("Give a key (letters, digits, _): this label has no letters or digits to make one from.")}
+        )
+    return key
+
+
+@transaction.atomic
+def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Type.TEXT, choices=None):
+    """A new custom field. The key defaults to the label slugged; a taken or empty key is a ValidationError."""
+    from config.hardening import clean_text
+
+    label = (label or "").strip()
+    errors = {}
+    if not label:
+        errors["label"] = _("A custom field needs a label.")
+    try:
+        clean_text(label, "label")
+        key = _custom_field_key(key, label)
+        if CustomField.objects.filter(key=key).exists():
+            raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        choices = clean_choices(choices)
+        if type == CustomField.Type.CHOICE and not choices:
+            raise ValidationError({"choices": _("A choice field needs at least one choice.")})
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    field = CustomField(key=key, label=label, type=type, choices=choices)
+    field.full_clean()
+    try:
+        with transaction.atomic():
+            field.save()
+    except IntegrityError:
+        raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}}) from None
+    return field
+
+
+@transaction.atomic
+def update_custom_field(field: CustomField, **changes) -> CustomField:
+    """Change a custom field's label or choices (its key and type stay: stored values depend on them)."""
+    from config.hardening import clean_text
+
+    errors = {}
+    for locked in ("key", "type"):
+        if locked in changes and changes[locked] != getattr(field, locked):
+            errors[locked] = (
+                _("The key of an existing custom field cannot change.")
+                if locked == "key"
+                else _("The type of an existing custom field cannot change.")
+            )
+    if "label" in changes:
+        label = (changes["label"] or "").strip()
+        try:
+            clean_text(label, "label")
+            if not label:
+                raise ValidationError({"label": _("A custom field needs a label.")})
+            field.label = label
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if "choices" in changes:
+        try:
+            field.choices = clean_choices(changes["choices"])
+            if field.type == CustomField.Type.CHOICE and not field.choices:
+                raise ValidationError({"choices": _("A choice field needs at least one choice.")})
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    field.full_clean()
+    field.save()
+    return field
 
 
 # --- contacts ------------------------------------------------------------------------------------
@@ -145,9 +341,10 @@ def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Co
         contact.opted_out_at = timezone.now()
         contact.opted_out_reason = data.get("opted_out_reason", "")
     contact.blocked = bool(data.get("blocked", False))
-    contact.secondary_phones = list(data.get("secondary_phones") or [])
+    contact.secondary_phones = clean_secondary_phones(data.get("secondary_phones"), country=country)
+    _check_texts(contact)
     contact.full_clean(exclude=["phone", "fields"])
-    contact.save()
+    _save_contact(contact)
     if lists:
         Membership.objects.bulk_create([Membership(contact=contact, contact_list=cl) for cl in lists])
     tags = _resolve_tags(data.get("tags"))
@@ -189,14 +386,27 @@ def update_contact(contact: Contact, data: Mapping[str, Any], *, country: str | 
     if "opted_out" in data:
         _set_opt_out(contact, bool(data["opted_out"]), data.get("opted_out_reason", ""))
     if "secondary_phones" in data:
-        contact.secondary_phones = list(data["secondary_phones"] or [])
+        contact.secondary_phones = clean_secondary_phones(data["secondary_phones"], country=country)
+    _check_texts(contact)
     contact.full_clean(exclude=["phone", "fields"])
-    contact.save()
+    _save_contact(contact)
     if lists is not None:
         set_contact_lists(contact, lists)
     if "tags" in data:
         contact.tags.set(_resolve_tags(data["tags"]))
     return contact
+
+
+def _save_contact(contact: Contact) -> None:
+    """Save; a phone taken a moment ago by a concurrent request is a ValidationError, not a 500."""
+    try:
+        with transaction.atomic():
+            contact.save()
+    except IntegrityError:
+        other = Contact.objects.filter(phone=contact.phone).exclude(pk=contact.pk).first()
+        if other is not None:
+            raise DuplicatePhone("phone", contact.phone, other) from None
+        raise ValidationError({"phone": _("%(phone)s was just saved by someone else; try again.") % {"phone": contact.phone}}) from None
 
 
 def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:

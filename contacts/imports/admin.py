@@ -22,8 +22,31 @@ from .forms import ExportForm
 from .models import ContactExport, ContactImport
 
 
+class OwnedByStaffMixin:
+    """Imports and exports hold people's data: each user sees their own; Managers see everyone's."""
+
+    def get_queryset(self, request):
+        from contacts.roles import owned_or_managed
+
+        return owned_or_managed(request.user, super().get_queryset(request))
+
+    def has_view_permission(self, request, obj=None):
+        from contacts.roles import may_open
+
+        return super().has_view_permission(request, obj) and (obj is None or may_open(request.user, obj))
+
+    def _redirect_if_allowed(self, request, object_id, target):
+        from django.core.exceptions import PermissionDenied
+        from django.shortcuts import get_object_or_404
+
+        obj = get_object_or_404(self.get_queryset(request), pk=object_id) if str(object_id).isdigit() else None
+        if obj is None or not self.has_view_permission(request, obj):
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse(target, args=[obj.pk]))
+
+
 @admin.register(ContactImport)
-class ContactImportAdmin(ModelAdmin):
+class ContactImportAdmin(OwnedByStaffMixin, ModelAdmin):
     list_display = [
         "file_column", "status_column", "who", "created_at", "total_rows", "created", "updated", "unchanged",
         "rejected_column",
@@ -57,10 +80,14 @@ class ContactImportAdmin(ModelAdmin):
         ]
 
     def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
         return HttpResponseRedirect(reverse("admin:contacts_contactimport_upload"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:contacts_contactimport_progress", args=[object_id]))
+        return self._redirect_if_allowed(request, object_id, "admin:contacts_contactimport_progress")
 
     @display(description=_("File"), ordering="original_name")
     def file_column(self, obj):
@@ -96,7 +123,7 @@ class ContactImportAdmin(ModelAdmin):
 
 
 @admin.register(ContactExport)
-class ContactExportAdmin(ModelAdmin):
+class ContactExportAdmin(OwnedByStaffMixin, ModelAdmin):
     list_display = ["__str__", "status", "done", "total", "created_by", "created_at", "download"]
     list_select_related = ["created_by"]
     actions = None
@@ -123,10 +150,14 @@ class ContactExportAdmin(ModelAdmin):
         ]
 
     def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
         return HttpResponseRedirect(reverse("admin:contacts_contactexport_start"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:contacts_contactexport_progress", args=[object_id]))
+        return self._redirect_if_allowed(request, object_id, "admin:contacts_contactexport_progress")
 
     @display(description=_("File"))
     def download(self, obj):

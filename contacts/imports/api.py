@@ -88,6 +88,11 @@ class ImportViewSet(
     ordering_fields = ["created_at"]
     search_fields = ["original_name"]
 
+    def get_queryset(self):
+        from contacts.roles import owned_or_managed
+
+        return owned_or_managed(self.request.user, super().get_queryset())
+
     def get_serializer_class(self):
         return ImportCreateSerializer if self.action == "create" else ImportSerializer
 
@@ -217,8 +222,9 @@ class ExportViewSet(
     permission_classes = [CanExport]
 
     def get_queryset(self):
-        qs = super().get_queryset()
-        return qs if self.request.user.is_superuser else qs.filter(created_by=self.request.user)
+        from contacts.roles import owned_or_managed
+
+        return owned_or_managed(self.request.user, super().get_queryset())
 
     def get_serializer_class(self):
         return ExportCreateSerializer if self.action == "create" else ExportSerializer

@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import CustomField
+from contacts.roles import owned_or_managed
 
 from . import exports, pipeline, services
 from .errors import ImportFileError
@@ -40,6 +41,20 @@ def _context(model_admin, request, title, step=None, **extra):
 def _can_add(request):
     if not request.user.has_perm("contacts.add_contactimport"):
         raise PermissionDenied
+
+
+def _import(request, pk, **related):
+    """The import, if this user may see it (view permission; their own, or any for a Manager)."""
+    if not request.user.has_perm("contacts.view_contactimport"):
+        raise PermissionDenied
+    queryset = ContactImport.objects.select_related(*related.get("select", ()))
+    return get_object_or_404(owned_or_managed(request.user, queryset), pk=pk)
+
+
+def _export(request, pk):
+    if not request.user.has_perm("contacts.view_contactexport"):
+        raise PermissionDenied
+    return get_object_or_404(owned_or_managed(request.user, ContactExport.objects.all()), pk=pk)
 
 
 def _url(name, imp):
@@ -96,7 +111,7 @@ def _samples(imp, count=3):
 def map_columns(model_admin, request, pk):
     """Step 2: which column is which field; phone columns in the order they should win."""
     _can_add(request)
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = _import(request, pk)
     if imp.is_active or imp.status in (ContactImport.Status.SUCCEEDED, ContactImport.Status.FAILED):
         return HttpResponseRedirect(_url("progress", imp))
     if imp.kind == "vcard":
@@ -142,7 +157,7 @@ PREVIEW_COLUMNS = ["phone", "first_name", "last_name", "email", "company", "city
 def preview(model_admin, request, pk):
     """Step 3: the first rows as they will be saved and what will happen, before anything is written."""
     _can_add(request)
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = _import(request, pk)
     if imp.is_active or imp.status in (ContactImport.Status.SUCCEEDED, ContactImport.Status.FAILED):
         return HttpResponseRedirect(_url("progress", imp))
     if request.method == "POST":
@@ -173,7 +188,7 @@ def preview(model_admin, request, pk):
 
 def progress(model_admin, request, pk):
     """Step 4 and 5: a live progress bar (polls status.json; survives reloads), then the result."""
-    imp = get_object_or_404(ContactImport.objects.select_related("created_by", "contact_list"), pk=pk)
+    imp = _import(request, pk, select=("created_by", "contact_list"))
     if imp.status in (ContactImport.Status.UPLOADED, ContactImport.Status.MAPPING):
         return HttpResponseRedirect(_url("map" if imp.kind != "vcard" else "preview", imp))
     if imp.status == ContactImport.Status.PREVIEWED:
@@ -193,12 +208,12 @@ def progress(model_admin, request, pk):
 
 
 def status(model_admin, request, pk):
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = _import(request, pk)
     return JsonResponse(services.import_status(imp))
 
 
 def rejected(model_admin, request, pk):
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = _import(request, pk)
     if not imp.rejected_file or imp.status != ContactImport.Status.SUCCEEDED:
         raise Http404(gettext("No rejected rows"))
     name = imp.original_name.rsplit(".", 1)[0]
@@ -226,7 +241,7 @@ def resume(model_admin, request, pk):
     _can_add(request)
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = _import(request, pk)
     try:
         services.resume_import(imp)
     except ValidationError as exc:
@@ -259,7 +274,7 @@ def start_export_view(model_admin, request):
 
 
 def export_progress(model_admin, request, pk):
-    export = get_object_or_404(ContactExport, pk=pk)
+    export = _export(request, pk)
     return TemplateResponse(
         request,
         "admin/contacts/export/progress.html",
@@ -268,7 +283,7 @@ def export_progress(model_admin, request, pk):
 
 
 def export_status(model_admin, request, pk):
-    export = get_object_or_404(ContactExport, pk=pk)
+    export = _export(request, pk)
     return JsonResponse(
         {
             "status": export.status, "status_display": export.get_status_display(), "done": export.done, "total": export.total, "percent": export.percent,
@@ -281,7 +296,7 @@ def export_status(model_admin, request, pk):
 
 def export_download(model_admin, request, pk):
     _can_export(request)
-    export = get_object_or_404(ContactExport, pk=pk)
+    export = _export(request, pk)
     if export.status != ContactExport.Status.SUCCEEDED or not export.file:
         raise Http404(gettext("Not ready"))
     return FileResponse(

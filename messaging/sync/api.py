@@ -8,6 +8,7 @@ Starting a sync needs messaging.add_syncrun (Managers); reading runs needs view_
 
 from __future__ import annotations
 
+import django_filters
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
@@ -28,7 +29,8 @@ class SyncErrorSerializer(serializers.ModelSerializer):
 
 
 class SyncRunSerializer(serializers.ModelSerializer):
-    account_name = serializers.CharField(source="account.name", read_only=True)
+    # Account names are Manager-only (accounts are); others get null here.
+    account_name = serializers.SerializerMethodField()
     http_log_correlation = serializers.CharField(source="correlation", read_only=True)
 
     class Meta:
@@ -38,6 +40,12 @@ class SyncRunSerializer(serializers.ModelSerializer):
             "started_at", "finished_at", *SyncRun.COUNTS, "attempts", "error", "http_log_correlation",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_account_name(self, obj) -> str | None:
+        from contacts.roles import is_manager
+
+        request = self.context.get("request")
+        return obj.account.name if request is not None and is_manager(request.user) else None
 
 
 class SyncRunDetailSerializer(SyncRunSerializer):
@@ -51,22 +59,27 @@ class SyncRunDetailSerializer(SyncRunSerializer):
         return SyncErrorSerializer(obj.problems.all()[:500], many=True).data
 
 
+class SyncRunFilter(django_filters.FilterSet):
+    """?account=<id>&status=…&resource=…; a malformed value is a 400 that says so."""
+
+    account = django_filters.NumberFilter(field_name="account_id", min_value=1, max_value=2**63 - 1)
+
+    class Meta:
+        model = SyncRun
+        fields = ["account", "status", "resource"]
+
+
 class SyncRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Sync runs, newest first; filter with ?account=<id>&status=<status>."""
 
     queryset = SyncRun.objects.select_related("account")
     permission_classes = [RolePermission]
+    lookup_value_regex = r"[0-9]{1,18}"
+    filterset_class = SyncRunFilter
 
     def get_serializer_class(self):
         return SyncRunDetailSerializer if self.action == "retrieve" else SyncRunSerializer
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        for param in ("account", "status", "resource"):
-            value = self.request.query_params.get(param)
-            if value:
-                queryset = queryset.filter(**{param: value})
-        return queryset
 
 
 class CanStartSync(permissions.BasePermission):

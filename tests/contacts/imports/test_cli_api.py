@@ -124,7 +124,8 @@ def test_api_upload_errors_preview_and_permissions(media, editor_api, viewer, ap
         api_client.post("/api/imports/", {"file": io.BytesIO(b"phone\n1\n")}, format="multipart").status_code
         == 403
     )
-    assert api_client.get(f"/api/imports/{body['id']}/").status_code == 200
+    # Imports are their owner's and the Managers' (issue 8): another user's is not found.
+    assert api_client.get(f"/api/imports/{body['id']}/").status_code == 404
     assert api_client.post("/api/exports/", {"format": "csv"}, format="json").status_code == 403
 
 

@@ -1,0 +1,393 @@
+"""Who may open what: every URL pattern of the admin and the API, for every role, GET and POST.
+
+The test walks the project's URL resolver, so a view added later is found automatically; a
+pattern that no row of MATRIX describes fails the test. Each request is sent as anonymous,
+no-role staff, Viewer, Editor and Manager and judged:
+
+    ok       — anything else (and never a 5xx)
+    refused  — 401, 403, 404, 405, a redirect to the login page, or the admin's "not found"
+               redirect to its index
+
+A row lists the roles that must get "ok"; every other role must be refused. Each request runs
+in a savepoint that is rolled back, so a POST (a delete, an action) cannot change what the next
+role sees.
+
+How to add rows (the only thing a new view needs)
+-------------------------------------------------
+MATRIX maps a URL name (with its namespace: "admin:…" for the admin; API route names have
+none) or, for unnamed patterns, the route itself, to a Row. Keys may be fnmatch patterns
+("admin:campaigns_campaign_*"); an exact key beats a pattern and a longer pattern beats a
+shorter one. Add your app's rows as one dict and merge it into MATRIX below, e.g.:
+
+    CAMPAIGNS = {
+        **model_admin_rows("campaigns", "campaign"),            # the five standard admin pages
+        "admin:campaigns_campaign_send": Row(get=NOBODY, post=EDIT),
+        "campaign-list": Row(get=READ, post=EDIT, model="campaigns.campaign"),
+        "campaign-detail": Row(get=READ, post=NOBODY, model="campaigns.campaign"),
+    }
+
+`model` names the model whose sample row fills `pk`/`object_id` (admin rows find it from the
+path). Sample rows come from SAMPLES (add a factory there) or, failing that, the first row in
+the database. `kwargs` gives other URL arguments (e.g. {"slug": "sandbox"}); `skip="why"` leaves a
+pattern out (say why). Run:  .venv/bin/pytest tests/test_permission_matrix.py -q
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from django.apps import apps
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+ANON, NOROLE, VIEWER, EDITOR, MANAGER = "anonymous", "norole", "viewer", "editor", "manager"
+ROLES = (ANON, NOROLE, VIEWER, EDITOR, MANAGER)
+EVERYONE = frozenset(ROLES)
+STAFF = frozenset({NOROLE, VIEWER, EDITOR, MANAGER})
+READ = frozenset({VIEWER, EDITOR, MANAGER})
+EDIT = frozenset({EDITOR, MANAGER})
+MGR = frozenset({MANAGER})
+NOBODY = frozenset()
+
+
+@dataclass(frozen=True)
+class Row:
+    get: frozenset = NOBODY
+    post: frozenset = NOBODY
+    model: str | None = None  # "app_label.model" whose sample fills pk / object_id
+    kwargs: dict = field(default_factory=dict)
+    query: str = ""  # e.g. "account={messaging.provideraccount}": {model} becomes its sample's pk
+    data: dict = field(default_factory=dict)  # the POST body (empty by default)
+    skip: str = ""
+
+
+def model_admin_rows(app, model, *, view=READ, add=EDIT, change=EDIT, delete=EDIT):
+    """The standard admin pages of one model (changelist, add, change, delete, history)."""
+    prefix = f"admin:{app}_{model}"
+    return {
+        f"{prefix}_changelist": Row(get=view, post=view),  # POST without an action just renders the list
+        f"{prefix}_add": Row(get=add, post=add),
+        f"{prefix}_change": Row(get=view, post=change),
+        f"{prefix}_delete": Row(get=delete, post=delete),
+        f"{prefix}_history": Row(get=view, post=view),
+    }
+
+
+def api_rows(basename, model, *, read=READ, write=EDIT, detail_post=NOBODY):
+    """A DRF router's list and detail routes."""
+    return {
+        f"{basename}-list": Row(get=read, post=write, model=model),
+        f"{basename}-detail": Row(get=read, post=detail_post, model=model),
+    }
+
+
+ADMIN_SITE = {
+    "admin:index": Row(get=STAFF, post=STAFF),
+    "admin:login": Row(get=frozenset({ANON}), post=EVERYONE),  # logged-in staff are sent to the index
+    "admin:logout": Row(get=NOBODY, post=STAFF),  # POST only
+    "admin:password_change": Row(get=STAFF, post=STAFF),
+    "admin:password_change_done": Row(get=STAFF, post=NOBODY),
+    "admin:jsi18n": Row(get=STAFF, post=NOBODY),
+    "admin:search": Row(get=STAFF, post=STAFF),
+    "admin:autocomplete": Row(skip="needs app_label/model_name/field_name; Django checks them per request"),
+    "admin:view_on_site": Row(skip="no model here has get_absolute_url"),
+    "admin:app_list": Row(get=READ, post=READ, kwargs={"app_label": "contacts"}),
+    "admin/(?P<url>.*)$": Row(get=NOBODY, post=NOBODY, kwargs={"url": "no-such-page/"}),
+    # Django's "<object_id>/" → "<object_id>/change/" redirect, for any logged-in staff.
+    "admin/*/<path:object_id>/": Row(get=STAFF, post=STAFF),
+}
+
+AUTH = {
+    **model_admin_rows("auth", "user", view=MGR, add=MGR, change=MGR, delete=MGR),
+    "admin:auth_user_password_change": Row(get=MGR, post=MGR, model="auth.user"),
+    **model_admin_rows("auth", "group", view=MGR, add=MGR, change=MGR, delete=MGR),
+    **model_admin_rows("authtoken", "tokenproxy", view=MGR, add=MGR, change=MGR, delete=MGR),
+}
+
+BEAT = {}
+for _m in ("periodictask", "clockedschedule", "crontabschedule", "solarschedule", "intervalschedule"):
+    BEAT.update(model_admin_rows("django_celery_beat", _m, view=READ, add=MGR, change=MGR, delete=MGR))
+
+CONTACTS = {
+    **model_admin_rows("contacts", "contact"),
+    "admin:contacts_contact_import_contacts": Row(get=EDIT, post=EDIT),
+    "admin:contacts_contact_export_all": Row(get=EDIT, post=EDIT),
+    **model_admin_rows("contacts", "contactlist"),
+    "admin:contacts_contactlist_members": Row(get=READ, post=EDIT, model="contacts.contactlist"),
+    "admin:contacts_contactlist_open_members": Row(get=READ, post=READ),
+    "admin:contacts_contactlist_export_list": Row(get=EDIT, post=EDIT),
+    "admin:contacts_contactlist_sync_now": Row(get=MGR, post=MGR),
+    **model_admin_rows("contacts", "customfield"),
+    **model_admin_rows("contacts", "tag"),
+    # Imports and exports: the sample rows belong to the Editor; Managers see everyone's.
+    **model_admin_rows("contacts", "contactimport", view=READ, change=NOBODY),
+    "admin:contacts_contactimport_change": Row(get=EDIT, post=EDIT),  # redirects to the owner's progress
+    "admin:contacts_contactimport_history": Row(get=EDIT, post=EDIT),
+    "admin:contacts_contactimport_upload": Row(get=EDIT, post=EDIT),
+    "admin:contacts_contactimport_map": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
+    "admin:contacts_contactimport_preview": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
+    "admin:contacts_contactimport_progress": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
+    "admin:contacts_contactimport_status": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
+    "admin:contacts_contactimport_rejected": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
+    "admin:contacts_contactimport_resume": Row(get=NOBODY, post=EDIT, model="contacts.contactimport"),
+    **model_admin_rows("contacts", "contactexport", view=READ, add=EDIT, change=NOBODY),
+    "admin:contacts_contactexport_change": Row(get=EDIT, post=EDIT),
+    "admin:contacts_contactexport_history": Row(get=EDIT, post=EDIT),
+    "admin:contacts_contactexport_start": Row(get=EDIT, post=EDIT),
+    "admin:contacts_contactexport_progress": Row(get=EDIT, post=EDIT, model="contacts.contactexport"),
+    "admin:contacts_contactexport_status": Row(get=EDIT, post=EDIT, model="contacts.contactexport"),
+    "admin:contacts_contactexport_download": Row(get=EDIT, post=EDIT, model="contacts.contactexport"),
+    # API
+    **api_rows("contact", "contacts.contact"),
+    **api_rows("contactlist", "contacts.contactlist"),
+    "contactlist-members": Row(get=READ, post=EDIT, model="contacts.contactlist"),
+    **api_rows("customfield", "contacts.customfield"),
+    **api_rows("tag", "contacts.tag"),
+    "contactimport-list": Row(get=READ, post=EDIT, model="contacts.contactimport"),
+    "contactimport-detail": Row(get=EDIT, post=NOBODY, model="contacts.contactimport"),
+    "contactimport-rejected": Row(get=EDIT, post=NOBODY, model="contacts.contactimport"),
+    "contactimport-start": Row(get=NOBODY, post=EDIT, model="contacts.contactimport"),
+    "contactexport-list": Row(get=EDIT, post=EDIT, model="contacts.contactexport"),
+    "contactexport-detail": Row(get=EDIT, post=NOBODY, model="contacts.contactexport"),
+    "contactexport-download": Row(get=EDIT, post=NOBODY, model="contacts.contactexport"),
+}
+
+MESSAGING = {
+    **model_admin_rows("messaging", "provideraccount", view=MGR, add=MGR, change=MGR, delete=MGR),
+    # GET asks to confirm; only the POST tests (it records health).
+    "admin:messaging_provideraccount_test_connection_detail": Row(get=MGR, post=MGR),
+    "admin:messaging_provideraccount_sync_now": Row(get=MGR, post=MGR),
+    **model_admin_rows("messaging", "httplog", view=READ, add=NOBODY, change=NOBODY, delete=MGR),
+    **model_admin_rows("messaging", "syncrun", view=READ, add=NOBODY, change=NOBODY, delete=MGR),
+    "admin:messaging_syncrun_start": Row(get=MGR, post=MGR, query="account={messaging.provideraccount}"),
+    **model_admin_rows("messaging", "syncconflict", view=READ, add=NOBODY, change=MGR, delete=NOBODY),
+    "admin:messaging_syncconflict_change": Row(get=READ, post=MGR, data={"keep": "theirs"}),
+    # API
+    **api_rows("provider-account", "messaging.provideraccount", read=MGR, write=MGR),
+    "provider-account-test": Row(get=NOBODY, post=MGR, model="messaging.provideraccount"),
+    "provider-account-sync": Row(get=NOBODY, post=MGR, model="messaging.provideraccount"),
+    "provider-list": Row(get=STAFF, post=NOBODY),
+    "provider-detail": Row(get=STAFF, post=NOBODY, kwargs={"slug": "sandbox"}),
+    "sync-run-list": Row(get=READ, post=NOBODY, model="messaging.syncrun"),
+    "sync-run-detail": Row(get=READ, post=NOBODY, model="messaging.syncrun"),
+}
+
+API_SITE = {
+    "api-root": Row(get=STAFF, post=NOBODY),
+    "schema": Row(get=STAFF, post=NOBODY),  # SWITCHBOARD_API_SCHEMA_PUBLIC=false (the default)
+    "api-docs": Row(get=STAFF, post=NOBODY),
+}
+
+MATRIX: dict[str, Row] = {**ADMIN_SITE, **AUTH, **BEAT, **CONTACTS, **MESSAGING, **API_SITE}
+
+
+# --- sample rows ---------------------------------------------------------------------------------
+
+
+def _sample_import(users):
+    from django.core.files.base import ContentFile
+
+    from contacts.imports.models import ContactImport
+
+    imp = ContactImport(original_name="people.csv", kind="csv", status=ContactImport.Status.SUCCEEDED,
+                        created_by=users[EDITOR], rejected=1)  # fmt: skip
+    imp.file.save("people.csv", ContentFile(b"phone\n+393331234567\nnot a phone\n"), save=False)
+    imp.rejected_file.save("people-rejected.csv", ContentFile(b"line,error\n3,not a phone\n"), save=False)
+    imp.save()
+    return imp
+
+
+def _sample_export(users):
+    from contacts.imports import exports
+
+    return exports.start_export("csv", {}, user=users[EDITOR])
+
+
+def _sample_account(users):
+    from messaging.services import create_account
+
+    return create_account(provider="sandbox", name="Matrix sandbox")
+
+
+def _sample_syncrun(users):
+    from messaging.sync.models import SyncRun
+
+    account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
+    return SyncRun.objects.create(account=account, resource="contacts", direction="pull", trigger="api")
+
+
+def _sample_conflict(users):
+    from messaging.sync.models import SyncConflict
+
+    account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
+    return SyncConflict.objects.create(account=account, kind="contact", remote_id="r1")
+
+
+def _factory(name):
+    def make(users):
+        from tests import factories
+
+        return getattr(factories, name)()
+
+    return make
+
+
+# "app_label.model" → callable(users) returning a row. Add yours here.
+SAMPLES = {
+    "contacts.contact": _factory("ContactFactory"),
+    "contacts.contactlist": _factory("ContactListFactory"),
+    "contacts.customfield": _factory("CustomFieldFactory"),
+    "contacts.tag": _factory("TagFactory"),
+    "contacts.contactimport": _sample_import,
+    "contacts.contactexport": _sample_export,
+    "messaging.provideraccount": _sample_account,
+    "messaging.syncrun": _sample_syncrun,
+    "messaging.syncconflict": _sample_conflict,
+    "messaging.httplog": lambda users: apps.get_model("messaging", "httplog").objects.create(
+        provider="sandbox", method="GET", host="sandbox.local", path="/x"
+    ),
+    "auth.user": lambda users: users[VIEWER],
+    # The token admin's object id is the user's id.
+    "authtoken.tokenproxy": lambda users: apps.get_model("authtoken", "token").objects.create(user=users[VIEWER]).user,
+    "django_celery_beat.clockedschedule": lambda users: apps.get_model(
+        "django_celery_beat", "clockedschedule"
+    ).objects.create(clocked_time="2030-01-01T00:00:00Z"),
+    "django_celery_beat.solarschedule": lambda users: apps.get_model(
+        "django_celery_beat", "solarschedule"
+    ).objects.create(event="sunrise", latitude=45, longitude=9),
+}
+
+
+# --- walking the URL patterns ------------------------------------------------------------------
+
+
+def _walk(resolver, prefix="", namespace=None):
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            ns = namespace
+            if pattern.namespace:
+                ns = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from _walk(pattern, prefix + str(pattern.pattern), ns)
+        elif isinstance(pattern, URLPattern):
+            name = f"{namespace}:{pattern.name}" if namespace and pattern.name else pattern.name
+            yield prefix + str(pattern.pattern), name
+
+
+def all_patterns():
+    """(route, key) for every pattern, without DRF's duplicate ".json" format-suffix routes."""
+    seen, out = set(), []
+    for route, name in _walk(get_resolver()):
+        if "format" in route and ("(?P<format>" in route or "<drf_format_suffix:format>" in route):
+            continue
+        if not route.startswith(("admin/", "api/")):
+            continue
+        key = name or route
+        if (route, key) not in seen:
+            seen.add((route, key))
+            out.append((route, key))
+    return out
+
+
+def row_for(key: str) -> Row | None:
+    if key in MATRIX:
+        return MATRIX[key]
+    matches = [p for p in MATRIX if any(c in p for c in "*?[") and fnmatch.fnmatchcase(key, p)]
+    return MATRIX[max(matches, key=len)] if matches else None
+
+
+_PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>[^>]+)>|\(\?P<(?P<rname>\w+)>[^)]*\)")
+
+
+def build_url(route: str, row: Row, samples: dict) -> str:
+    model = row.model
+    if model is None and route.startswith("admin/"):
+        parts = route.split("/")  # admin/<app_label>/<model>/…
+        try:
+            model = apps.get_model(parts[1], parts[2])._meta.label_lower
+        except (LookupError, ValueError, IndexError):
+            model = None
+
+    def fill(match):
+        name = match.group("name") or match.group("rname")
+        if name in row.kwargs:
+            return str(row.kwargs[name])
+        if name in ("pk", "object_id", "id"):
+            assert model, f"{route}: say which model fills <{name}> (Row(model=...))"
+            return str(samples(model).pk)
+        raise AssertionError(f"{route}: give a value for <{name}> in Row(kwargs=...)")
+
+    path = _PARAM.sub(fill, route).replace("^", "").replace("$", "").replace("\\", "")
+    query = re.sub(r"\{([\w.]+)\}", lambda m: str(samples(m.group(1)).pk), row.query)
+    return "/" + path + (f"?{query}" if query else "")
+
+
+def _refused(response) -> bool:
+    if response.status_code in (401, 403, 404, 405):
+        return True
+    location = response.headers.get("Location", "")
+    return response.status_code in (301, 302) and ("/login/" in location or location == "/admin/")
+
+
+@pytest.fixture
+def matrix_users(db, django_user_model):
+    from django.contrib.auth.models import Group
+
+    users = {ANON: None}
+    for role in ROLES[1:]:
+        user = django_user_model.objects.create_user(username=f"m-{role}", password="x", is_staff=True)
+        if role != NOROLE:
+            user.groups.add(Group.objects.get(name=role.capitalize()))
+        users[role] = user
+    return users
+
+
+def test_every_pattern_has_a_row():
+    missing = [f"{key}  ({route})" for route, key in all_patterns() if row_for(key) is None]
+    assert not missing, "URL patterns without a row in tests/test_permission_matrix.py MATRIX:\n" + "\n".join(
+        missing
+    )
+
+
+@pytest.mark.parametrize("route,key", all_patterns(), ids=[k for _, k in all_patterns()])
+def test_permission_matrix(route, key, matrix_users, settings, tmp_path):
+    row = row_for(key)
+    if row is None:
+        pytest.fail(f"no MATRIX row for {key} ({route})")
+    if row.skip:
+        pytest.skip(row.skip)
+    settings.MEDIA_ROOT = str(tmp_path)
+    cache = {}
+
+    def samples(model):
+        if model not in cache:
+            maker = SAMPLES.get(model)
+            if maker is not None:
+                cache[model] = maker(matrix_users)
+            else:
+                found = apps.get_model(model).objects.order_by("pk").first()
+                assert found is not None, f"no sample {model} for {route}: add one to SAMPLES"
+                cache[model] = found
+        return cache[model]
+
+    url = build_url(route, row, samples)
+    wrong = []
+    for role in ROLES:
+        client = Client()
+        if matrix_users[role] is not None:
+            client.force_login(matrix_users[role])
+        for method, allowed in (("GET", row.get), ("POST", row.post)):
+            with transaction.atomic():
+                response = client.get(url) if method == "GET" else client.post(url, row.data)
+                transaction.set_rollback(True)
+            assert response.status_code < 500, f"{method} {url} as {role}: {response.status_code}"
+            expected_ok = role in allowed
+            if _refused(response) == expected_ok:
+                wrong.append(
+                    f"{method} {url} as {role}: {response.status_code} "
+                    f"{response.headers.get('Location', '')} (expected {'ok' if expected_ok else 'refused'})"
+                )
+    assert not wrong, "\n".join(wrong)
