@@ -171,3 +171,6 @@ def register(router):
     """Add this app's viewsets to the project router."""
     router.register("provider-accounts", ProviderAccountViewSet, basename="provider-account")
     router.register("providers", ProviderViewSet, basename="provider")
+    from .templating import api as templating_api  # issue 9: /api/templates/
+
+    templating_api.register(router)

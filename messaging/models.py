@@ -149,3 +149,4 @@ class HttpLog(models.Model):
 # The sandbox provider's remote state (its own module so the lead's models stay readable).
 from .sandbox_models import SandboxObject  # noqa: E402, F401
 from .sync.models import RemoteLink, SyncConflict, SyncError, SyncLock, SyncMembership, SyncRun  # noqa: E402, F401
+from .templating.models import MessageTemplate, TemplateLink  # noqa: E402, F401

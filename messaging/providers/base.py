@@ -19,6 +19,7 @@ from .errors import NotSupported, WebhookRejected
 
 if TYPE_CHECKING:
     from .http import HttpClient
+    from .template_syntax import VariableSyntax
 
 T = TypeVar("T")
 
@@ -189,6 +190,9 @@ class RemoteTemplate:
     buttons: list[dict[str, Any]] = field(default_factory=list)
     variables: list[str] = field(default_factory=list)
     components: list[dict[str, Any]] = field(default_factory=list)  # Meta-style, when given
+    examples: dict[str, str] = field(default_factory=dict)  # sample value per variable key
+    cards: list[dict[str, Any]] = field(default_factory=list)  # RCS rich card / carousel cards
+    fallback_text: str = ""  # RCS: the SMS sent where RCS is not available
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -528,6 +532,29 @@ class Provider:
         raise self.unsupported("removing list members")
 
     # -- templates -------------------------------------------------------------------------------
+
+    def template_syntax(self, kind: str) -> VariableSyntax:
+        """How this provider writes variables in templates of `kind` (default: Meta's {{1}})."""
+        from .template_syntax import PositionalSyntax
+
+        return PositionalSyntax()
+
+    template_kinds: ClassVar[frozenset[str]] = frozenset({"whatsapp"})  # kinds it can hold
+
+    can_update_templates: ClassVar[bool] = True  # False: an edit is delete + create (after a confirmation)
+    template_ids_per_language: ClassVar[bool] = False  # True: one remote id holds every language
+    template_delete_can_force: ClassVar[bool] = False  # True: delete_template_for(force=True) exists
+
+    def submit_template(self, remote_id: str) -> None:
+        """Send a created template for review, where creating does not already (no-op here)."""
+
+    def get_template_for(self, remote_id: str, *, language: str = "") -> RemoteTemplate:
+        """One template localisation (providers that share ids across languages override)."""
+        return self.get_template(remote_id)
+
+    def delete_template_for(self, remote_id: str, *, language: str = "", force: bool = False) -> None:
+        """Delete a template; `force` where the provider refuses while something of its own uses it."""
+        self.delete_template(remote_id)
 
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """Every message template on the account."""

@@ -24,6 +24,7 @@ from contacts.models import ContactList
 from messaging.models import ProviderAccount
 from messaging.providers.base import Op
 
+from .core import resource_names
 from .models import RemoteLink, SyncConflict, SyncError, SyncRun
 from .services import resolve_conflict, start_sync
 
@@ -152,7 +153,8 @@ class SyncRunAdmin(ModelAdmin):
             "account": account,
             "contact_list": contact_list,
             "accounts": accounts,
-            "resources": SyncRun.Resource.choices,
+            # Only resources a module is registered for (templates, and later campaigns/automations).
+            "resources": [(v, label) for v, label in SyncRun.Resource.choices if v in resource_names()],
             "directions": SyncRun.Direction.choices,
             "opts": self.model._meta,
             "recent": SyncRun.objects.filter(account__in=accounts).select_related("account")[:5],

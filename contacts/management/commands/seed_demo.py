@@ -41,6 +41,7 @@ class Command(BaseCommand):
         fields = self._custom_fields()
         created = self._contacts(contacts, fields)
         self._sandbox_account()
+        self._templates()  # issue 9
         self.stdout.write(
             self.style.SUCCESS(
                 _("Demo data ready: %(count)d contacts (%(new)d new).") % {"count": Contact.objects.count(), "new": created}
@@ -130,6 +131,12 @@ class Command(BaseCommand):
         Membership.objects.bulk_create(memberships, ignore_conflicts=True, batch_size=1000)
         Contact.tags.through.objects.bulk_create(tagged, ignore_conflicts=True, batch_size=1000)
         return len(new)
+
+    def _templates(self):
+        from messaging.models import ProviderAccount
+        from messaging.templating.demo import seed_demo_templates
+
+        seed_demo_templates(ProviderAccount.objects.filter(name="Sandbox (demo)").first())
 
     def _sandbox_account(self):
         from messaging.models import ProviderAccount

@@ -36,7 +36,7 @@ from ..base import (
 )
 from ..errors import NotFound, Rejected
 from ..http import iter_pages, load_cursor
-from . import webhooks
+from . import templating, webhooks
 from .mapping import (
     decimal,
     error_message,
@@ -326,6 +326,9 @@ class SpryngProvider(Provider):
         return points
 
     # -- WhatsApp templates (Meta proxy) ---------------------------------------------------------------
+
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
 
     def iter_template_pages(self, cursor: str | None = None) -> Iterator[Page[RemoteTemplate]]:
         """GET …/{waba_id}/message_templates, paged with Meta's `after` cursor."""
