@@ -45,16 +45,19 @@ INSTALLED_APPS = [
     "messaging",
     "campaigns",
     "automations",
+    "localization",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.hardening.BadTextMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "localization.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -95,10 +98,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en"
 TIME_ZONE = env("TIME_ZONE", default="Europe/Rome")
-USE_I18N = True
 USE_TZ = True
+
+# --- Languages (issue 14) ---------------------------------------------------------------------
+# Staff see Italian or English: their remembered choice (user menu), else the language cookie, else
+# the browser's Accept-Language, else LANGUAGE_CODE. Catalogues live in locale/ (compiled .mo files
+# are committed, so a fresh clone shows Italian with no gettext installed); see README "Languages".
+LANGUAGES = [("it", "Italiano"), ("en", "English")]
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="it")
+USE_I18N = True
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale" / "vendor"]
+# Our date and number formats on top of Django's (25/12/2026 in both languages, 1.234,56 in Italian).
+FORMAT_MODULE_PATH = ["config.formats"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")

@@ -32,9 +32,10 @@ def _can(perm: str, url_name: str | None = None):
 UNFOLD = {
     "SITE_TITLE": "Switchboard",
     "SITE_HEADER": "Switchboard",
-    "SITE_SUBHEADER": "Contacts, lists and campaigns",
+    "SITE_SUBHEADER": _("Contacts, lists and campaigns"),
     "SITE_SYMBOL": "hub",
     "SHOW_HISTORY": True,
+    "SHOW_LANGUAGES": True,  # the language switcher in the user menu (localization.views.set_language)
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "contacts.dashboard.dashboard_callback",
     "COLORS": {

@@ -7,6 +7,7 @@ import campaigns.api
 import contacts.api
 import messaging.api
 from config.routers import Router
+from localization.views import set_language
 
 # Each app adds its routes through register(router) in its api.py.
 router = Router()  # digits-only ids; the API root needs a login (config/routers.py)
@@ -14,6 +15,7 @@ for app_api in (contacts.api, messaging.api, campaigns.api, automations.api):
     app_api.register(router)
 
 urlpatterns = [
+    path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .events import ContactEvent, record_events
 from .models import Contact, ContactList, CustomField, Membership, Tag
@@ -33,9 +34,12 @@ class DuplicatePhone(ValidationError):
 
     def __init__(self, field: str, phone: str, other: Contact):
         self.other = other
-        name = f"{other.first_name} {other.last_name}".strip() or "another contact"
+        name = f"{other.first_name} {other.last_name}".strip() or _("another contact")
         super().__init__(
-            {field: f"{phone} already belongs to {name} (contact #{other.pk}, {other.get_admin_url()})"}
+            {
+                field: _("%(phone)s already belongs to %(name)s (contact #%(id)s, %(url)s)")
+                % {"phone": phone, "name": name, "id": other.pk, "url": other.get_admin_url()}
+            }
         )
 
 
@@ -47,7 +51,7 @@ def clean_phone(
         phone = normalize_phone(raw, country)
     except PhoneError as exc:
         raise ValidationError(
-            {field: f"{exc}: {str(raw).strip()!r}" if str(raw).strip() else "required"}
+            {field: f"{exc}: {str(raw).strip()!r}" if str(raw).strip() else _("required")}
         ) from None
     clash = (
         Contact.objects.filter(phone=phone)
@@ -67,14 +71,14 @@ def clean_custom_fields(
     if not values:
         return {}
     if not isinstance(values, Mapping):
-        raise ValidationError({"fields": "must be an object of custom field values by key"})
+        raise ValidationError({"fields": _("must be an object of custom field values by key")})
     definitions = definitions if definitions is not None else {f.key: f for f in CustomField.objects.all()}
     cleaned, errors = {}, []
     for key, value in values.items():
         definition = definitions.get(key)
         if definition is None:
-            known = ", ".join(sorted(definitions)) or "none defined yet"
-            errors.append(f"unknown custom field '{key}' (known: {known})")
+            known = ", ".join(sorted(definitions)) or _("none defined yet")
+            errors.append(_("unknown custom field '%(key)s' (known: %(known)s)") % {"key": key, "known": known})
             continue
         try:
             cleaned[key] = definition.clean_value(value)
@@ -99,9 +103,9 @@ def clean_secondary_phones(value, *, country: str | None = None) -> list[str]:
     if isinstance(value, str):
         value = [part for part in value.replace(";", ",").split(",") if part.strip()]
     if not isinstance(value, list | tuple):
-        raise ValidationError({"secondary_phones": "must be a list of phone numbers"})
+        raise ValidationError({"secondary_phones": _("must be a list of phone numbers")})
     if len(value) > MAX_SECONDARY_PHONES:
-        raise ValidationError({"secondary_phones": f"at most {MAX_SECONDARY_PHONES} numbers"})
+        raise ValidationError({"secondary_phones": _("at most %(count)d numbers") % {"count": MAX_SECONDARY_PHONES}})
     phones, errors = [], []
     for raw in value:
         if not isinstance(raw, str | int) or isinstance(raw, bool):
@@ -141,7 +145,7 @@ def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
     found = {cl.pk: cl for cl in ContactList.objects.filter(pk__in=ids)}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError({"lists": f"no list with id {', '.join(map(str, missing))}"})
+        raise ValidationError({"lists": _("no list with id %(ids)s") % {"ids": ", ".join(map(str, missing))}})
     return [found[i] for i in ids]
 
 
@@ -170,17 +174,17 @@ def create_tag(name: str) -> Tag:
 
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "A tag needs a name."})
+        raise ValidationError({"name": _("A tag needs a name.")})
     if len(name) > 64:
-        raise ValidationError({"name": "At most 64 characters."})
+        raise ValidationError({"name": _("At most 64 characters.")})
     clean_text(name, "name")
     if Tag.objects.filter(name=name).exists():
-        raise ValidationError({"name": f"A tag called '{name}' already exists."})
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}})
     try:
         with transaction.atomic():
             return Tag.objects.create(name=name)
     except IntegrityError:
-        raise ValidationError({"name": f"A tag called '{name}' already exists."}) from None
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}}) from None
 
 
 # --- custom fields ---------------------------------------------------------------------------------
@@ -196,9 +200,9 @@ def clean_choices(value) -> list[str]:
     if value in (None, ""):
         return []
     if not isinstance(value, list | tuple):
-        raise ValidationError({"choices": "must be a list of texts"})
+        raise ValidationError({"choices": _("must be a list of texts")})
     if len(value) > MAX_CHOICES:
-        raise ValidationError({"choices": f"at most {MAX_CHOICES} choices"})
+        raise ValidationError({"choices": _("at most %(count)d choices") % {"count": MAX_CHOICES}})
     choices, errors = [], []
     for item in value:
         if not isinstance(item, str):
@@ -209,7 +213,7 @@ def clean_choices(value) -> list[str]:
         if reason:
             errors.append(reason)
         elif not text:
-            errors.append("a choice cannot be empty")
+            errors.append(_("a choice cannot be empty"))
         elif len(text) > MAX_CHOICE_LENGTH:
             errors.append(f"'{text[:20]}…' is longer than {MAX_CHOICE_LENGTH} characters")
         elif text.lower() not in (c.lower() for c in choices):
@@ -225,7 +229,7 @@ def _custom_field_key(key: str, label: str) -> str:
     key = (key or "").strip() or slugify(label or "").replace("-", "_")[:64]
     if not key:
         raise ValidationError(
-            {"key": "Give a key (letters, digits, _): this label has no letters or digits to make one from."}
+            {"key": _("Give a key (letters, digits, _): this label has no letters or digits to make one from.")}
         )
     return key
 
@@ -238,18 +242,18 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
     label = (label or "").strip()
     errors = {}
     if not label:
-        errors["label"] = "A custom field needs a label."
+        errors["label"] = _("A custom field needs a label.")
     try:
         clean_text(label, "label")
         key = _custom_field_key(key, label)
         if CustomField.objects.filter(key=key).exists():
-            raise ValidationError({"key": f"The key '{key}' is already used by another custom field."})
+            raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}})
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
         choices = clean_choices(choices)
         if type == CustomField.Type.CHOICE and not choices:
-            raise ValidationError({"choices": "A choice field needs at least one choice."})
+            raise ValidationError({"choices": _("A choice field needs at least one choice.")})
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
@@ -260,7 +264,7 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
         with transaction.atomic():
             field.save()
     except IntegrityError:
-        raise ValidationError({"key": f"The key '{key}' is already used by another custom field."}) from None
+        raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}}) from None
     return field
 
 
@@ -272,13 +276,17 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
     errors = {}
     for locked in ("key", "type"):
         if locked in changes and changes[locked] != getattr(field, locked):
-            errors[locked] = f"The {locked} of an existing custom field cannot change."
+            errors[locked] = (
+                _("The key of an existing custom field cannot change.")
+                if locked == "key"
+                else _("The type of an existing custom field cannot change.")
+            )
     if "label" in changes:
         label = (changes["label"] or "").strip()
         try:
             clean_text(label, "label")
             if not label:
-                raise ValidationError({"label": "A custom field needs a label."})
+                raise ValidationError({"label": _("A custom field needs a label.")})
             field.label = label
         except ValidationError as exc:
             errors.update(exc.message_dict)
@@ -286,7 +294,7 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
         try:
             field.choices = clean_choices(changes["choices"])
             if field.type == CustomField.Type.CHOICE and not field.choices:
-                raise ValidationError({"choices": "A choice field needs at least one choice."})
+                raise ValidationError({"choices": _("A choice field needs at least one choice.")})
         except ValidationError as exc:
             errors.update(exc.message_dict)
     if errors:
@@ -418,7 +426,7 @@ def _save_contact(contact: Contact) -> None:
         other = Contact.objects.filter(phone=contact.phone).exclude(pk=contact.pk).first()
         if other is not None:
             raise DuplicatePhone("phone", contact.phone, other) from None
-        raise ValidationError({"phone": f"{contact.phone} was just saved by someone else; try again."}) from None
+        raise ValidationError({"phone": _("%(phone)s was just saved by someone else; try again.") % {"phone": contact.phone}}) from None
 
 
 def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:
@@ -478,7 +486,8 @@ def restore_contacts(contacts: QuerySet[Contact]) -> tuple[int, list[str]]:
         other = Contact.objects.filter(phone=contact.phone).first()
         if other is not None:
             problems.append(
-                f"{contact.phone} is now used by {other.display_name}; #{contact.pk} stays deleted."
+                _("%(phone)s is now used by %(other)s; #%(id)s stays deleted.")
+                % {"phone": contact.phone, "other": other.display_name, "id": contact.pk}
             )
             continue
         Contact.all_objects.filter(pk=contact.pk).update(deleted_at=None, updated_at=timezone.now())
@@ -520,9 +529,9 @@ def untag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int
 def create_list(name: str, description: str = "", *, user=None) -> ContactList:
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "A list needs a name."})
+        raise ValidationError({"name": _("A list needs a name.")})
     if ContactList.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A list called '{name}' already exists."})
+        raise ValidationError({"name": _("A list called '%(name)s' already exists.") % {"name": name}})
     return ContactList.objects.create(name=name, description=description, created_by=user)
 
 
@@ -573,11 +582,13 @@ def _contact_ids(contacts) -> list[int]:
         try:
             ids.append(int(value))
         except (TypeError, ValueError):
-            raise ValidationError({"contacts": f"'{value}' is not a contact id"}) from None
+            raise ValidationError({"contacts": _("'%(value)s' is not a contact id") % {"value": value}}) from None
     found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError({"contacts": f"no contact with id {', '.join(map(str, missing[:20]))}"})
+        raise ValidationError(
+            {"contacts": _("no contact with id %(ids)s") % {"ids": ", ".join(map(str, missing[:20]))}}
+        )
     return ids
 
 
@@ -624,11 +635,11 @@ def filter_by_custom_field(queryset: QuerySet[Contact], expression: str) -> Quer
     key, sep, wanted = (expression or "").partition(":")
     key = key.strip()
     if not sep or not key:
-        raise ValidationError("Use key:value, e.g. tier:gold")
+        raise ValidationError(_("Use key:value, e.g. tier:gold"))
     definition = CustomField.objects.filter(key=key).first()
     if definition is None:
-        known = ", ".join(CustomField.objects.values_list("key", flat=True)) or "none defined yet"
-        raise ValidationError(f"unknown custom field '{key}' (known: {known})")
+        known = ", ".join(CustomField.objects.values_list("key", flat=True)) or _("none defined yet")
+        raise ValidationError(_("unknown custom field '%(key)s' (known: %(known)s)") % {"key": key, "known": known})
     value = definition.clean_value(wanted.strip())
     if connections[queryset.db].vendor == "postgresql":
         return queryset.filter(fields__contains={key: value})

@@ -12,6 +12,9 @@ import zipfile
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext
+
+from localization.formatting import format_number
 
 from .errors import ImportFileError
 
@@ -42,20 +45,28 @@ def limits() -> Limits:
 
 def too_many_columns(line: int, count: int, limit: int) -> ImportFileError:
     return ImportFileError(
-        f"Line {line} has {count:,} columns; at most {limit:,} are allowed. "
-        "Remove the empty columns (or check the separator) and upload it again."
+        gettext(
+            "Line %(line)d has %(count)s columns; at most %(limit)s are allowed. "
+            "Remove the empty columns (or check the separator) and upload it again."
+        )
+        % {"line": line, "count": format_number(count), "limit": format_number(limit)}
     )
 
 
 def cell_too_long(line: int, limit: int) -> ImportFileError:
     return ImportFileError(
-        f"A cell on line {line} is longer than {limit:,} characters, the most a cell may hold. "
-        "Shorten it and upload the file again."
+        gettext(
+            "A cell on line %(line)d is longer than %(limit)s characters, the most a cell may hold. "
+            "Shorten it and upload the file again."
+        )
+        % {"line": line, "limit": format_number(limit)}
     )
 
 
 def too_many_cells(limit: int) -> ImportFileError:
-    return ImportFileError(f"The file has more than {limit:,} cells; split it into smaller files.")
+    return ImportFileError(
+        gettext("The file has more than %(limit)s cells; split it into smaller files.") % {"limit": format_number(limit)}
+    )
 
 
 class CellCounter:
@@ -81,17 +92,22 @@ def check_zip(path, lim: Limits | None = None) -> None:
         with zipfile.ZipFile(path) as zf:
             members = zf.infolist()
     except (zipfile.BadZipFile, OSError):
-        raise ImportFileError("This file is not an Excel .xlsx workbook.") from None
+        raise ImportFileError(gettext("This file is not an Excel .xlsx workbook.")) from None
     total = sum(m.file_size for m in members)
     if total > lim.uncompressed_bytes:
         raise ImportFileError(
-            f"This workbook unzips to {total / 1048576:,.0f} MB; at most "
-            f"{lim.uncompressed_bytes / 1048576:,.0f} MB are allowed. Save it as CSV or split it."
+            gettext("This workbook unzips to %(size)s MB; at most %(limit)s MB are allowed. Save it as CSV or split it.")
+            % {"size": format_number(round(total / 1048576)), "limit": format_number(round(lim.uncompressed_bytes / 1048576))}
         )
     for m in members:
         if m.file_size > 1024 * 1024 and m.file_size > lim.compression_ratio * max(m.compress_size, 1):
             raise ImportFileError(
-                f"This workbook's part {m.filename[:60]!r} expands {m.file_size // max(m.compress_size, 1):,} "
-                f"times when unzipped (at most {lim.compression_ratio} times is allowed): it is not an ordinary "
-                "spreadsheet. Save it again from Excel, or as CSV."
+                gettext(
+                    "This workbook's part %(part)r expands %(ratio)s times when unzipped (at most %(limit)s times "
+                    "is allowed): it is not an ordinary spreadsheet. Save it again from Excel, or as CSV."
+                )
+                % {
+                    "part": m.filename[:60], "ratio": format_number(m.file_size // max(m.compress_size, 1)),
+                    "limit": lim.compression_ratio,
+                }
             )

@@ -17,24 +17,27 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 PHONE = "phone"
 IGNORE = ""
 ATTRIBUTE_TARGETS = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    "full_name": "Full name (split into first/last)",
-    "email": "Email",
-    "language": "Language",
-    "gender": "Gender",
-    "birth_date": "Birth date",
-    "company": "Company",
-    "address": "Address",
-    "city": "City",
-    "province": "Province / state",
-    "postal_code": "Postal code",
-    "country": "Country",
-    "notes": "Notes",
-    "tags": "Tags",
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
+    "full_name": _("Full name (split into first/last)"),
+    "email": _("Email"),
+    "language": _("Language"),
+    "gender": _("Gender"),
+    "birth_date": _("Birth date"),
+    "company": _("Company"),
+    "address": _("Address"),
+    "city": _("City"),
+    "province": _("Province / state"),
+    "postal_code": _("Postal code"),
+    "country": _("Country"),
+    "notes": _("Notes"),
+    "tags": _("Tags"),
 }
 
 
@@ -339,17 +342,19 @@ def validate_mapping(targets, headers, phone_order, custom_field_keys) -> list[s
     """Problems with a mapping a person chose, in words; empty when it can be used."""
     problems = []
     if len(targets) != len(headers):
-        problems.append("The mapping does not match the file's columns.")
+        problems.append(gettext("The mapping does not match the file's columns."))
         return problems
     if PHONE not in targets:
-        problems.append("No column is mapped to the phone number; every contact needs one.")
+        problems.append(gettext("No column is mapped to the phone number; every contact needs one."))
     for t in targets:
         if t in (PHONE, IGNORE) or t in ATTRIBUTE_TARGETS:
             continue
         if t.startswith("field:") and t[6:] in custom_field_keys:
             continue
-        problems.append(f"Unknown target '{t}'.")
+        problems.append(gettext("Unknown target '%(target)s'.") % {"target": t})
     for i in phone_order:
         if not (0 <= i < len(targets)) or targets[i] != PHONE:
-            problems.append(f"Phone order names column {i + 1}, which is not a phone column.")
+            problems.append(
+                gettext("Phone order names column %(number)d, which is not a phone column.") % {"number": i + 1}
+            )
     return problems

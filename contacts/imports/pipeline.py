@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 from django.db import transaction
+from django.utils import translation
 
 from contacts.models import Contact, CustomField
 
@@ -197,6 +198,7 @@ class _BatchProducer:
         self.start_index, self.batch_size, self.limit = start_index, batch_size, limit
         self.slim = False
         self.proc = self.thread = None
+        self.language = translation.get_language()  # reasons in the rejected rows speak the importer's language
         if process and encode is not None:
             try:
                 ctx = multiprocessing.get_context("fork")
@@ -256,7 +258,8 @@ class _BatchProducer:
 
     def _produce(self):
         try:
-            self._batches()
+            with translation.override(self.language):
+                self._batches()
         except BaseException as exc:  # handed to the consumer, which raises it in its own thread
             if self.proc is not None and not _picklable(exc):
                 exc = RuntimeError(f"{type(exc).__name__}: {exc}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv as _csv
 import os
 
+from django.utils.translation import gettext
+
 from . import values as V
 from .rows import Rejection
 
@@ -32,7 +34,7 @@ class RejectedFile:
             self.writer.writerow(self.header_row())
 
     def header_row(self) -> list[str]:
-        return [*self.headers, "line", "error"]
+        return [*self.headers, gettext("line"), gettext("error")]
 
     def rewind(self, offset: int) -> None:
         """Forget what was written after `offset` (a batch whose transaction was retried)."""
@@ -72,7 +74,7 @@ class WarningsFile(RejectedFile):
         super().__init__(path, [], offset)
 
     def header_row(self) -> list[str]:
-        return ["line", "phone", "column", "value", "reason"]
+        return [gettext("line"), gettext("phone"), gettext("column"), gettext("value"), gettext("reason")]
 
     def add(self, item) -> None:  # (phone, FieldWarning)
         phone, w = item

@@ -14,6 +14,8 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+
 from contacts.models import Contact, CustomField
 
 from . import values as V
@@ -100,11 +102,11 @@ def detect_kind(path, original_name: str = "") -> str:
     if b"BEGIN:VCARD" in head.upper():
         return "vcard"
     if name.endswith((".xlsx", ".xlsm")):
-        raise ImportFileError("This file is named .xlsx but is not an Excel workbook.")
+        raise ImportFileError(gettext("This file is named .xlsx but is not an Excel workbook."))
     if name.endswith((".vcf", ".vcard")):
-        raise ImportFileError("This file is named .vcf but is not a vCard file (no BEGIN:VCARD found).")
+        raise ImportFileError(gettext("This file is named .vcf but is not a vCard file (no BEGIN:VCARD found)."))
     if name.endswith(".xls"):
-        raise ImportFileError("Old Excel .xls files are not supported: save it as .xlsx or CSV.")
+        raise ImportFileError(gettext("Old Excel .xls files are not supported: save it as .xlsx or CSV."))
     return "csv"
 
 
@@ -169,9 +171,8 @@ def open_source(
     targets = targets[: len(table.headers)]
     if PHONE not in targets and require_phone:
         raise ImportFileError(
-            "No phone column found. Columns in this file: "
-            + ", ".join(repr(h) for h in table.headers if h)[:300]
-            + ". Map one of them to the phone number."
+            gettext("No phone column found. Columns in this file: %(columns)s. Map one of them to the phone number.")
+            % {"columns": ", ".join(repr(h) for h in table.headers if h)[:300]}
         )
     phones = [i for i, t in enumerate(targets) if t == PHONE]
     order = [i for i in (options.phone_order or auto_order) if i in phones]
@@ -183,7 +184,7 @@ def open_source(
     columns = {}
     for i, target in enumerate(targets):
         if target and target != PHONE:
-            columns.setdefault(target, table.headers[i] or f"column {i + 1}")
+            columns.setdefault(target, table.headers[i] or gettext("Column %(number)d") % {"number": i + 1})
     return Source(
         options.kind,
         table.headers,
@@ -300,14 +301,16 @@ class Preparer:
             e164, reason = self.normalise(candidate, region)
             if e164 is None:
                 if first_error is None and reason != "missing":
-                    first_error = f"phone {V.cell_text(candidate).strip()[:40]!r}: {reason}"
+                    first_error = gettext("phone %(value)s: %(reason)s") % {
+                        "value": repr(V.cell_text(candidate).strip()[:40]), "reason": reason
+                    }
                 continue
             if phone is None:
                 phone = e164
             elif e164 != phone and e164 not in secondary:
                 secondary.append(e164)
         if phone is None:
-            return Rejection(index, line, raw, first_error or "no phone number")
+            return Rejection(index, line, raw, first_error or gettext("no phone number"))
         # Everything but the phone is optional: a value that cannot be understood is left out
         # and reported as a warning; the contact is imported.
         attrs, fields, tags, warnings = {}, {}, [], None
@@ -334,7 +337,9 @@ class Preparer:
             if limit and len(value) > limit:
                 if warnings is None:
                     warnings = []
-                self._warn(warnings, line, name, value, f"longer than {limit} characters")
+                self._warn(
+                    warnings, line, name, value, gettext("longer than %(limit)d characters") % {"limit": limit}
+                )
                 del attrs[name]
         fields = {k: v for k, v in fields.items() if v is not None}
         return Row(index, line, phone, secondary, attrs, fields, tags, warnings)
@@ -362,7 +367,7 @@ class Preparer:
 
         definition = self.custom_fields.get(key)
         if definition is None:
-            raise ValueError(f"unknown custom field '{key}'")
+            raise ValueError(gettext("unknown custom field '%(key)s'") % {"key": key})
         if definition.type == CustomField.Type.DATE and not isinstance(value, str | bytes):
             value = V.parse_date(value)
         elif definition.type == CustomField.Type.DATE:

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import File
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from contacts.models import ContactList, CustomField
 
@@ -80,15 +81,20 @@ def start_import(
         uploaded.seek(0)
     if size > max_upload_bytes():
         raise ValidationError(
-            {"file": f"The file is {size / 1048576:.0f} MB; the limit is {settings.IMPORT_MAX_UPLOAD_MB} MB."}
+            {
+                "file": gettext("The file is %(size)s MB; the limit is %(limit)s MB.")
+                % {"size": f"{size / 1048576:.0f}", "limit": settings.IMPORT_MAX_UPLOAD_MB}
+            }
         )
     if size == 0:
-        raise ValidationError({"file": "The file is empty."})
+        raise ValidationError({"file": gettext("The file is empty.")})
     if update_mode not in pipeline.UPDATE_MODES:
-        raise ValidationError({"update_mode": f"must be one of {', '.join(pipeline.UPDATE_MODES)}"})
+        raise ValidationError(
+            {"update_mode": gettext("must be one of %(values)s") % {"values": ", ".join(pipeline.UPDATE_MODES)}}
+        )
     country = (country or "").strip().upper()
     if country and (len(country) != 2 or not country.isalpha()):
-        raise ValidationError({"country": "a two-letter country code, e.g. IT"})
+        raise ValidationError({"country": gettext("a two-letter country code, e.g. IT")})
     if isinstance(contact_list, int | str) and contact_list:
         contact_list = ContactList.objects.filter(pk=contact_list).first() or _missing_list(contact_list)
     new_list_name = (new_list_name or "").strip()
@@ -134,7 +140,7 @@ def _stored_name(original: str) -> str:
 
 
 def _missing_list(value):
-    raise ValidationError({"contact_list": f"no list with id {value}"})
+    raise ValidationError({"contact_list": gettext("no list with id %(ids)s") % {"ids": value}})
 
 
 def _inspect(imp: ContactImport, mapping_spec=None) -> None:
@@ -169,9 +175,8 @@ def _inspect(imp: ContactImport, mapping_spec=None) -> None:
         imp.mapping, imp.phone_order = targets, order
     elif "phone" not in imp.mapping:
         raise ImportFileError(
-            "No phone column found. Columns in this file: "
-            + ", ".join(repr(h) for h in imp.headers if h)[:300]
-            + ". Map one of them to the phone number."
+            gettext("No phone column found. Columns in this file: %(columns)s. Map one of them to the phone number.")
+            % {"columns": ", ".join(repr(h) for h in imp.headers if h)[:300]}
         )
 
 
@@ -207,7 +212,7 @@ def set_mapping(imp: ContactImport, targets: list[str], phone_order: list[int] |
 
 def create_custom_field_from_column(imp: ContactImport, column: int, label: str = "", type: str = "text"):
     """A new text (or other type) custom field named after a column, mapped to it."""
-    label = (label or imp.headers[column] or f"Column {column + 1}").strip()[:100]
+    label = (label or imp.headers[column] or gettext("Column %(number)d") % {"number": column + 1}).strip()[:100]
     field, _ = CustomField.objects.get_or_create(
         key=CustomField(label=label).key or _slug(label), defaults={"label": label, "type": type}
     )
@@ -267,9 +272,10 @@ def preview_import(imp: ContactImport, rows: int = PREVIEW_ROWS) -> dict:
 
 
 def _reason_key(error: str) -> str:
-    # "phone '12': too short" → "phone: too short" so reasons group.
-    if error.startswith("phone ") and ": " in error:
-        return "phone: " + error.rsplit(": ", 1)[1]
+    # "phone '12': too short" → "phone: too short" so reasons group (in the language of the messages).
+    prefix = gettext("phone %(value)s: %(reason)s").split("%(value)s")[0]
+    if error.startswith(prefix) and ": " in error:
+        return gettext("phone: %(reason)s") % {"reason": error.rsplit(": ", 1)[1]}
     return error.split(":")[0] if error.count("'") >= 2 else error
 
 
@@ -315,7 +321,7 @@ def queue_import(imp: ContactImport) -> ContactImport:
         if imp.is_active:
             return imp
         if imp.status == ContactImport.Status.SUCCEEDED:
-            raise ValidationError("This import has already run.")
+            raise ValidationError(gettext("This import has already run."))
         _resolve_new_list(imp)
         imp.status = ContactImport.Status.QUEUED
         imp.error = ""
@@ -495,7 +501,9 @@ def _run_import(import_id: int) -> dict:
 
 def _failure_text(exc: BaseException) -> str:
     detail = str(exc).splitlines()[0][:300] if str(exc) else ""
-    return f"The import stopped because of an error ({type(exc).__name__}: {detail}). Resume it to try again."
+    return gettext("The import stopped because of an error (%(error)s: %(detail)s). Resume it to try again.") % {
+        "error": type(exc).__name__, "detail": detail
+    }
 
 
 class _Heartbeat:
@@ -588,7 +596,7 @@ def fail_stale_imports(now=None) -> int:
     cutoff = now - stale_after()
     return ContactImport.objects.filter(status=ContactImport.Status.RUNNING, heartbeat_at__lt=cutoff).update(
         status=ContactImport.Status.FAILED,
-        error="The import stopped (its worker was restarted or killed). Resume it to continue where it stopped.",
+        error=gettext("The import stopped (its worker was restarted or killed). Resume it to continue where it stopped."),
         finished_at=now,
     )
 
@@ -610,10 +618,12 @@ def resume_import(imp: ContactImport) -> ContactImport:
     if not can_resume(imp):
         if imp.is_active:
             raise ValidationError(
-                "This import is still running (its worker answered less than a minute ago); "
-                "it can be resumed if it stops."
+                gettext(
+                    "This import is still running (its worker answered less than a minute ago); "
+                    "it can be resumed if it stops."
+                )
             )
-        raise ValidationError("Only a failed or stopped import can be resumed.")
+        raise ValidationError(gettext("Only a failed or stopped import can be resumed."))
     ContactImport.objects.filter(pk=imp.pk, status=imp.status).update(status=ContactImport.Status.PREVIEWED)
     imp.refresh_from_db()
     return queue_import(imp)
@@ -631,19 +641,21 @@ def mapping_from_spec(spec, headers: list[str]) -> tuple[list[str] | None, list[
     shape = "must be a list of targets or an object with 'columns' (header → target) and 'phone_order'"
     if isinstance(spec, list):
         if len(spec) > len(headers) or not all(isinstance(t, str) or t is None for t in spec):
-            raise ValidationError({"mapping": f"{shape}; a list needs one text target per column"})
+            raise ValidationError(
+                {"mapping": gettext("%(shape)s; a list needs one text target per column") % {"shape": shape}}
+            )
         return [t or "" for t in spec], None
     if not isinstance(spec, dict) or set(spec) - {"columns", "phone_order"}:
         raise ValidationError({"mapping": shape})
     columns = spec.get("columns") or {}
     if not isinstance(columns, dict) or not all(isinstance(t, str) or t is None for t in columns.values()):
-        raise ValidationError({"mapping": "'columns' must be an object: {\"Header\": \"target\"}"})
+        raise ValidationError({"mapping": gettext("'columns' must be an object: {\"Header\": \"target\"}")})
     targets, _ = auto_mapping(headers, custom_field_labels())
     by_name = {h.strip().lower(): i for i, h in enumerate(headers)}
     for header, target in columns.items():
         index = by_name.get(str(header).strip().lower())
         if index is None:
-            raise ValidationError({"mapping": f"the file has no column {str(header)[:100]!r}"})
+            raise ValidationError({"mapping": gettext("the file has no column %(column)r") % {"column": str(header)[:100]}})
         targets[index] = target or ""
     phone_order = None
     order_spec = spec.get("phone_order")
@@ -653,10 +665,10 @@ def mapping_from_spec(spec, headers: list[str]) -> tuple[list[str] | None, list[
         phone_order = []
         for header in order_spec:
             if isinstance(header, bool) or not isinstance(header, str | int):
-                raise ValidationError({"mapping": "'phone_order' must be a list of phone column headers"})
+                raise ValidationError({"mapping": gettext("'phone_order' must be a list of phone column headers")})
             index = by_name.get(header.strip().lower()) if isinstance(header, str) else header
             if index is None or not 0 <= index < len(headers):
-                raise ValidationError({"mapping": f"the file has no column {str(header)[:100]!r}"})
+                raise ValidationError({"mapping": gettext("the file has no column %(column)r") % {"column": str(header)[:100]}})
             phone_order.append(index)
     return targets, phone_order
 

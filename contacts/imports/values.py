@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from django.utils.translation import gettext
+
 from contacts.phones import PhoneError, looks_e164, normalize_phone
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)  # Excel's day 0 (it counts 1900 as a leap year)
@@ -89,7 +91,7 @@ def phone_text(value) -> str:
     """Phone cell as text; Excel numbers and scientific notation are expanded, lossy ones refused."""
     if isinstance(value, float):
         if not value.is_integer():
-            raise PhoneError("not a phone number")
+            raise PhoneError(gettext("not a phone number"))
         return str(int(value))
     text = cell_text(value).strip()
     m = _SCIENTIFIC.match(text)
@@ -97,9 +99,9 @@ def phone_text(value) -> str:
         whole, frac, exp = m.group(1), m.group(2) or "", int(m.group(3))
         if len(frac) < exp:
             # 3.93331E+11: Excel kept 6 digits and invented the rest.
-            raise PhoneError("shortened by Excel's scientific notation (format the column as text)")
+            raise PhoneError(gettext("shortened by Excel's scientific notation (format the column as text)"))
         if frac[exp:].strip("0"):
-            raise PhoneError("not a phone number")
+            raise PhoneError(gettext("not a phone number"))
         text = whole + frac[:exp]
     return text
 
@@ -226,7 +228,7 @@ def parse_date(value) -> dt.date | None:
     if re.fullmatch(r"\d{1,5}(\.\d+)?", text) and len(text.split(".")[0]) <= 5:
         return _serial(float(text))
     if text.startswith("--"):
-        raise ValueError("birthday without a year cannot be stored")
+        raise ValueError(gettext("birthday without a year cannot be stored"))
     m = _DMY.match(text)  # the common shapes without strptime's cost
     if m:
         day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
@@ -235,25 +237,25 @@ def parse_date(value) -> dt.date | None:
         try:
             return dt.date(year, month, day)
         except ValueError:
-            raise ValueError(f"date not understood: {text[:40]!r}") from None
+            raise ValueError(gettext("date not understood: %(value)r") % {"value": text[:40]}) from None
     m = _YMD.match(text)
     if m:
         try:
             return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         except ValueError:
-            raise ValueError(f"date not understood: {text[:40]!r}") from None
+            raise ValueError(gettext("date not understood: %(value)r") % {"value": text[:40]}) from None
     text = text.split("T")[0].strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%Y/%m/%d", "%d/%m/%y", "%m/%d/%Y"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"date not understood: {str(value)[:40]!r}")
+    raise ValueError(gettext("date not understood: %(value)r") % {"value": str(value)[:40]})
 
 
 def _serial(number: float) -> dt.date:
     if not 1 <= number < 2958466:
-        raise ValueError(f"date not understood: {number!r}")
+        raise ValueError(gettext("date not understood: %(value)r") % {"value": number})
     return EXCEL_EPOCH + dt.timedelta(days=int(number))
 
 
@@ -263,7 +265,7 @@ def clean_gender(value) -> str:
         return ""
     if text in GENDERS:
         return GENDERS[text]
-    raise ValueError(f"gender not understood: {text[:20]!r}")
+    raise ValueError(gettext("gender not understood: %(value)r") % {"value": text[:20]})
 
 
 def clean_language(value) -> str:
@@ -276,7 +278,7 @@ def clean_language(value) -> str:
 
     code = LANGUAGES.get(norm_header(text))
     if code is None:
-        raise ValueError(f"language not understood: {text[:20]!r}")
+        raise ValueError(gettext("language not understood: %(value)r") % {"value": text[:20]})
     return code
 
 
@@ -290,7 +292,7 @@ def clean_country(value) -> str:
 
     code = COUNTRIES.get(norm_header(text))
     if code is None:
-        raise ValueError(f"country not understood: {text[:30]!r}")
+        raise ValueError(gettext("country not understood: %(value)r") % {"value": text[:30]})
     return code
 
 
@@ -301,7 +303,7 @@ def clean_email(value) -> str:
     if not text:
         return ""
     if len(text) > 254 or not _EMAIL.match(text):
-        raise ValueError(f"not a valid email address: {text[:60]!r}")
+        raise ValueError(gettext("not a valid email address: %(value)r") % {"value": text[:60]})
     return text
 
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+
 from .errors import ImportFileError
 
 MAX_CARD_BYTES = 1024 * 1024  # after dropping photos; a real contact is a few hundred bytes
@@ -66,13 +68,13 @@ def split_cards(fh) -> Iterator[tuple[int, bytes, str | None]]:
         if _END.match(bare):
             card.append(b"END:VCARD")
             if size > MAX_CARD_BYTES:
-                yield start, b"", "card is too large"
+                yield start, b"", gettext("card is too large")
             else:
                 yield start, b"\r\n".join(card) + b"\r\n", None
             card = None
             continue
         if _BEGIN.match(bare):  # a card that never ended: report it, start the next
-            yield start, b"\r\n".join(card), "card is not closed (no END:VCARD)"
+            yield start, b"\r\n".join(card), gettext("card is not closed (no END:VCARD)")
             card, start, size, dropping = [b"BEGIN:VCARD"], number, 0, False
             continue
         if _DROP.match(bare):
@@ -87,7 +89,7 @@ def split_cards(fh) -> Iterator[tuple[int, bytes, str | None]]:
                 card.append(bare)
         joining = bare.endswith(b"=") and b"QUOTED-PRINTABLE" in (card[-1] if card else b"").upper()
     if card is not None:
-        yield start, b"\r\n".join(card), "card is truncated (the file ends before END:VCARD)"
+        yield start, b"\r\n".join(card), gettext("card is truncated (the file ends before END:VCARD)")
 
 
 def _decode(data: bytes) -> str:
@@ -182,12 +184,16 @@ def parse_card(line: int, data: bytes) -> Card:
         vc = vobject.readOne(text, ignoreUnreadable=True)
     except Exception as exc:
         detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        card.error = f"this card cannot be read (its name or phone lines are malformed: {detail})"
+        card.error = gettext("this card cannot be read (its name or phone lines are malformed: %(detail)s)") % {
+            "detail": detail
+        }
         return card
     try:
         _fill(card, vc)
     except Exception as exc:  # vobject values have many shapes; one odd card must not stop the file
-        card.error = f"this card cannot be read (its name or phone lines are malformed: {type(exc).__name__})"
+        card.error = gettext("this card cannot be read (its name or phone lines are malformed: %(detail)s)") % {
+            "detail": type(exc).__name__
+        }
     return card
 
 
@@ -198,7 +204,7 @@ def _fill(card: Card, vc) -> None:
         for p in contents.get("kind", []) + contents.get("x-addressbookserver-kind", [])
     }
     if "group" in kinds:
-        card.error = "group card (a list of members, not a contact) skipped"
+        card.error = gettext("group card (a list of members, not a contact) skipped")
         return
     values = card.values
     if "n" in contents:
@@ -218,7 +224,9 @@ def _fill(card: Card, vc) -> None:
         bday = _text(contents["bday"][0].value)
         if bday.startswith("--"):  # a birthday without a year: no date to store, keep it readable
             notes.append(
-                f"Birthday (no year): {bday[2:4]}-{bday[4:6]}" if len(bday) >= 6 else f"Birthday: {bday}"
+                gettext("Birthday (no year): %(day)s") % {"day": f"{bday[2:4]}-{bday[4:6]}"}
+                if len(bday) >= 6
+                else gettext("Birthday: %(day)s") % {"day": bday}
             )
         else:
             values["birth_date"] = bday
@@ -263,14 +271,14 @@ def read_vcards(path) -> tuple[Iterator[Card], callable]:
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed when the stream ends
     except OSError as exc:
-        raise ImportFileError(f"The file cannot be opened: {exc.strerror}.") from None
+        raise ImportFileError(gettext("The file cannot be opened: %(error)s.") % {"error": exc.strerror}) from None
     head = fh.read(64 * 1024)
     if not head.strip():
         fh.close()
-        raise ImportFileError("The file is empty.")
+        raise ImportFileError(gettext("The file is empty."))
     if not re.search(rb"BEGIN:VCARD", head, re.IGNORECASE):
         fh.close()
-        raise ImportFileError("This file is not a vCard file (no BEGIN:VCARD found).")
+        raise ImportFileError(gettext("This file is not a vCard file (no BEGIN:VCARD found)."))
     fh.seek(0)
 
     def cards():

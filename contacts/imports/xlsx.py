@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import zipfile
 
+from django.utils.translation import gettext
+
 from .csv import HEADER_SCAN_ROWS, Table
 from .errors import ImportFileError
 from .limits import CellCounter, cell_too_long, check_zip, limits, too_many_columns
@@ -26,14 +28,16 @@ def _open(path):
     import openpyxl
 
     if not zipfile.is_zipfile(path):
-        raise ImportFileError("This file is not an Excel .xlsx workbook.")
+        raise ImportFileError(gettext("This file is not an Excel .xlsx workbook."))
     check_zip(path)  # before openpyxl reads the shared strings into memory
     try:
         # A file object, not the path: openpyxl refuses names not ending in .xlsx, and the
         # content decides what a file is (a workbook saved as "contacts.csv" is still one).
         return openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises KeyError, zip and XML errors for broken workbooks
-        raise ImportFileError(f"This Excel workbook cannot be read ({type(exc).__name__}).") from None
+        raise ImportFileError(
+            gettext("This Excel workbook cannot be read (%(error)s).") % {"error": type(exc).__name__}
+        ) from None
 
 
 def read_xlsx(path, *, sheet: str | int | None = None) -> Table:
@@ -48,7 +52,7 @@ def read_xlsx(path, *, sheet: str | int | None = None) -> Table:
             ws = wb[sheet]
     except (IndexError, KeyError):
         wb.close()
-        raise ImportFileError(f"The workbook has no sheet {sheet!r}.") from None
+        raise ImportFileError(gettext("The workbook has no sheet %(sheet)r.") % {"sheet": sheet}) from None
     try:
         stream = _rows(ws)
         head = []
@@ -61,7 +65,7 @@ def read_xlsx(path, *, sheet: str | int | None = None) -> Table:
         raise
     if not head:
         wb.close()
-        raise ImportFileError("The sheet is empty.")
+        raise ImportFileError(gettext("The sheet is empty."))
     from .mapping import find_header_row
 
     index = find_header_row([cells for _, cells in head])
@@ -119,4 +123,6 @@ def _rows(ws):
     except ImportFileError:
         raise
     except Exception as exc:
-        raise ImportFileError(f"This Excel workbook cannot be read ({type(exc).__name__}).") from None
+        raise ImportFileError(
+            gettext("This Excel workbook cannot be read (%(error)s).") % {"error": type(exc).__name__}
+        ) from None

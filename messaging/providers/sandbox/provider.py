@@ -26,6 +26,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from localization.formatting import format_money
 
 from ..base import (
     CONTACT_FIELDS,
@@ -104,11 +108,11 @@ class SandboxProvider(SandboxAutomationsMixin, SandboxWebhooksMixin, Provider):
     setting_fields = (
         ConfigField(
             "seed",
-            "Outcome seed",
+            _("Outcome seed"),
             required=False,
-            help="Changes which simulated messages are delivered, read or failed.",
+            help=_("Changes which simulated messages are delivered, read or failed."),
         ),
-        ConfigField("sender", "Default sender", required=False, help="Shown on simulated messages."),
+        ConfigField("sender", _("Default sender"), required=False, help=_("Shown on simulated messages.")),
     )
     contact_fields = CONTACT_FIELDS
     bulk_limit = 500
@@ -190,7 +194,7 @@ class SandboxProvider(SandboxAutomationsMixin, SandboxWebhooksMixin, Provider):
         info = self.get_balance()
         return AccountInfo(
             ok=True,
-            detail="Connected — sandbox (no real messages are sent)",
+            detail=gettext("Connected — sandbox (no real messages are sent)"),
             balance=info.balance,
             currency=info.currency,
             raw=info.raw,
@@ -202,7 +206,7 @@ class SandboxProvider(SandboxAutomationsMixin, SandboxWebhooksMixin, Provider):
         balance = max(Decimal("0"), STARTING_CREDIT - spent)
         return AccountInfo(
             ok=True,
-            detail=f"Credit €{balance:.2f} (simulated)",
+            detail=gettext("Credit %(amount)s (simulated)") % {"amount": format_money(balance, "EUR")},
             balance=balance,
             currency=CURRENCY,
             raw={"credit": str(balance)},

@@ -13,7 +13,10 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from localization.formatting import format_number
 
 from ..base import (
     AccountInfo,
@@ -68,15 +71,15 @@ class SpryngProvider(Provider):
         balance=True,
     )
     credential_fields = (
-        ConfigField("api_key", "REST API key", help="Spryng portal > Profile > Security.", secret=True),
+        ConfigField("api_key", _("REST API key"), help=_("Spryng portal > Profile > Security."), secret=True),
     )
     setting_fields = (
-        ConfigField("originator", "SMS sender", required=False, help="Up to 11 letters or 14 digits."),
-        ConfigField("route", "Route", required=False, help='"business" unless Spryng gave you a route id.'),
-        ConfigField("waba_id", "WhatsApp Business account id", required=False),
-        ConfigField("phone_number_id", "WhatsApp phone number id", required=False),
+        ConfigField("originator", _("SMS sender"), required=False, help=_("Up to 11 letters or 14 digits.")),
+        ConfigField("route", _("Route"), required=False, help=_('"business" unless Spryng gave you a route id.')),
+        ConfigField("waba_id", _("WhatsApp Business account id"), required=False),
+        ConfigField("phone_number_id", _("WhatsApp phone number id"), required=False),
         ConfigField(
-            "graph_version", "Graph API version", required=False, help=f"Default {DEFAULT_GRAPH_VERSION}."
+            "graph_version", _("Graph API version"), required=False, help=_("Default %(version)s.") % {"version": DEFAULT_GRAPH_VERSION}
         ),
     )
     contact_fields = frozenset()  # no contacts API: recipients are bare numbers
@@ -115,15 +118,19 @@ class SpryngProvider(Provider):
         """GET /v1/balance → {"amount": 10.5} (credits)."""
         body = self.http.get(f"{API}/balance")
         amount = decimal(body.get("amount")) if isinstance(body, dict) else None
-        text = f"{amount:.2f} credits" if amount is not None else "unknown"
+        text = gettext("%(amount)s credits") % {"amount": format_number(amount, 2)} if amount is not None else gettext("unknown")
         return AccountInfo(
-            ok=True, detail=f"Credit {text}", balance=amount, currency="credits", raw=body or {}
+            ok=True, detail=gettext("Credit %(amount)s") % {"amount": text}, balance=amount, currency="credits", raw=body or {}
         )
 
     def check_connection(self) -> AccountInfo:
         """The balance is the cheapest authenticated call."""
         info = self.get_balance()
-        info.detail = f"Connected — credit {info.balance:.2f}" if info.balance is not None else "Connected"
+        info.detail = (
+            gettext("Connected — credit %(amount)s") % {"amount": format_number(info.balance, 2)}
+            if info.balance is not None
+            else gettext("Connected")
+        )
         return info
 
     # -- SMS -------------------------------------------------------------------------------
