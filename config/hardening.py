@@ -116,3 +116,26 @@ def bounded_number_text(text: str, what: str = "") -> str:
                 _("%(label)sis too big a number (exponent at most %(max)d).") % {"label": label, "max": max_exp}
             )
     return text
+
+
+MAX_ID = 2**63 - 1  # PostgreSQL bigint; SQLite raises OverflowError past it
+
+
+def id_field(**kwargs):
+    """A DRF IntegerField for a row id: 1 … 2**63-1, so a huge number is a 400, not an OverflowError."""
+    from rest_framework import serializers
+
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def strict_char_field(**kwargs):
+    """A DRF CharField that refuses numbers instead of turning 1 into "1" (choices, names)."""
+    from rest_framework import serializers
+
+    class StrictCharField(serializers.CharField):
+        def to_internal_value(self, data):
+            if not isinstance(data, str):
+                self.fail("invalid")
+            return super().to_internal_value(data)
+
+    return StrictCharField(**kwargs)

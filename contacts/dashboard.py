@@ -31,7 +31,9 @@ def dashboard_callback(request, context):
         {"title": "Custom fields", "value": f"{CustomField.objects.count():,}", "url": _url("admin:contacts_customfield_changelist"), "icon": "tune"},
     ]  # fmt: skip
     accounts = []
-    if apps.is_installed("messaging"):
+    # Accounts are Manager-only (their names, health and balance included), as in their admin.
+    show_accounts = apps.is_installed("messaging") and request.user.has_perm("messaging.change_provideraccount")
+    if show_accounts:
         ProviderAccount = apps.get_model("messaging", "ProviderAccount")
         for account in ProviderAccount.objects.all()[:10]:
             accounts.append(
@@ -44,7 +46,7 @@ def dashboard_callback(request, context):
                     "url": _account_url(account.pk),
                 }
             )
-    context.update({"cards": cards, "accounts": accounts})
+    context.update({"cards": cards, "accounts": accounts, "show_accounts": show_accounts})
     return context
 
 

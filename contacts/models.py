@@ -48,6 +48,14 @@ class CustomField(models.Model):
             self.key = slugify(self.label).replace("-", "_")[:64]
         super().save(*args, **kwargs)
 
+    @property
+    def choice_list(self) -> list[str]:
+        """The allowed values as texts, whatever is stored (a reader never trusts stored data)."""
+        stored = self.choices
+        if not isinstance(stored, list | tuple):
+            return []
+        return [str(c) for c in stored if isinstance(c, str | int | float) and not isinstance(c, bool) and str(c)]
+
     _TRUE = {"1", "true", "yes", "y", "si", "sì", "on", "x"}
     _FALSE = {"0", "false", "no", "n", "off", ""}
 
@@ -94,10 +102,10 @@ class CustomField(models.Model):
             raise ValidationError(f"'{self.key}' must be yes or no, got {value!r}")
         if self.type == self.Type.CHOICE:
             text = str(value).strip()
-            for choice in self.choices or []:
-                if str(choice).lower() == text.lower():
+            for choice in self.choice_list:
+                if choice.lower() == text.lower():
                     return choice
-            allowed = ", ".join(map(str, self.choices or [])) or "none defined"
+            allowed = ", ".join(self.choice_list) or "none defined"
             raise ValidationError(f"'{self.key}' must be one of: {allowed}; got {value!r}")
         raise ValidationError(f"'{self.key}' has an unknown type")
 

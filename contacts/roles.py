@@ -18,8 +18,8 @@ EDITOR_MODELS = {
     ("messaging", "templatelink"),
     ("campaigns", None),
 }
-# A Manager may do everything in our apps, plus users and groups.
-MANAGER_EXTRA_APPS = ("auth", "authtoken")
+# A Manager may do everything in our apps, plus users and groups, and lift login lockouts (axes).
+MANAGER_EXTRA_APPS = ("auth", "authtoken", "axes")
 # Actions on these models are not for people, whatever their role.
 READ_ONLY_MODELS = {("messaging", "httplog")}
 # Only Managers see these at all (accounts hold credentials and cost money).

@@ -134,7 +134,17 @@ def _check_texts(contact: Contact) -> None:
 
 
 def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
-    ids = [int(i) for i in (list_ids or [])]
+    from config.hardening import MAX_ID
+
+    if list_ids is not None and not isinstance(list_ids, list | tuple | set):
+        raise ValidationError({"lists": "must be a list of list ids"})
+    try:
+        ids = [int(i) for i in (list_ids or [])]
+    except (TypeError, ValueError):
+        raise ValidationError({"lists": "must be a list of list ids"}) from None
+    out_of_range = [i for i in ids if not 1 <= i <= MAX_ID]
+    if out_of_range:
+        raise ValidationError({"lists": f"no list with id {', '.join(map(str, out_of_range[:20]))}"})
     if not ids:
         return []
     found = {cl.pk: cl for cl in ContactList.objects.filter(pk__in=ids)}
@@ -229,9 +239,8 @@ def _custom_field_key(key: str, label: str) -> str:
     return key
 
 
-@transaction.atomic
-def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Type.TEXT, choices=None):
-    """A new custom field. The key defaults to the label slugged; a taken or empty key is a ValidationError."""
+def check_new_custom_field(*, label: str, key: str = "", type: str = CustomField.Type.TEXT, choices=None):
+    """(label, key, choices) cleaned for a new field, or a ValidationError by field (forms call it too)."""
     from config.hardening import clean_text
 
     label = (label or "").strip()
@@ -245,6 +254,8 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
             raise ValidationError({"key": f"The key '{key}' is already used by another custom field."})
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    if type not in CustomField.Type.values:
+        errors["type"] = f"Choose one of: {', '.join(CustomField.Type.values)}."
     try:
         choices = clean_choices(choices)
         if type == CustomField.Type.CHOICE and not choices:
@@ -253,8 +264,15 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
+    return label, key, choices
+
+
+@transaction.atomic
+def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Type.TEXT, choices=None):
+    """A new custom field. The key defaults to the label slugged; a taken or empty key is a ValidationError."""
+    label, key, choices = check_new_custom_field(label=label, key=key, type=type, choices=choices)
     field = CustomField(key=key, label=label, type=type, choices=choices)
-    field.full_clean()
+    field.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
             field.save()
@@ -510,12 +528,17 @@ def remove_from_list(contact_list: ContactList, contacts: QuerySet[Contact] | It
 def _contact_ids(contacts) -> list[int]:
     if isinstance(contacts, QuerySet):
         return list(contacts.values_list("pk", flat=True))
+    from config.hardening import MAX_ID
+
     ids = []
     for value in contacts:
         try:
             ids.append(int(value))
         except (TypeError, ValueError):
             raise ValidationError({"contacts": f"'{value}' is not a contact id"}) from None
+    out_of_range = [i for i in ids if not 1 <= i <= MAX_ID]
+    if out_of_range:
+        raise ValidationError({"contacts": f"no contact with id {', '.join(map(str, out_of_range[:20]))}"})
     found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:

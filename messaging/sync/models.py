@@ -171,7 +171,8 @@ class SyncRun(models.Model):
         indexes = [models.Index(fields=["account", "resource", "-created_at"], name="syncrun_account_idx")]
 
     def __str__(self):
-        return f"Sync #{self.pk} of {self.account} ({self.get_resource_display().lower()})"
+        # No account name: runs are readable by Viewers, accounts by Managers only (issue 8).
+        return f"Sync #{self.pk} ({self.get_resource_display().lower()})"
 
     @property
     def correlation(self) -> str:
