@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .models import Contact, ContactList, CustomField, Membership, Tag
 from .phones import PhoneError, normalize_phone, search_digits
@@ -98,13 +99,13 @@ def clean_secondary_phones(value, *, country: str | None = None) -> list[str]:
     if isinstance(value, str):
         value = [part for part in value.replace(";", ",").split(",") if part.strip()]
     if not isinstance(value, list | tuple):
-        raise ValidationError({"secondary_phones": "must be a list of phone numbers"})
+        raise ValidationError({"secondary_phones": _("must be a list of phone numbers")})
     if len(value) > MAX_SECONDARY_PHONES:
-        raise ValidationError({"secondary_phones": f"at most {MAX_SECONDARY_PHONES} numbers"})
+        raise ValidationError({"secondary_phones": _("at most %(n)d numbers") % {"n": MAX_SECONDARY_PHONES}})
     phones, errors = [], []
     for raw in value:
         if not isinstance(raw, str | int) or isinstance(raw, bool):
-            errors.append(f"{raw!r} is not a phone number")
+            errors.append(_("%(value)r is not a phone number") % {"value": raw})
             continue
         try:
             phone = normalize_phone(str(raw), country)
@@ -137,14 +138,14 @@ def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
     from config.hardening import MAX_ID
 
     if list_ids is not None and not isinstance(list_ids, list | tuple | set):
-        raise ValidationError({"lists": "must be a list of list ids"})
+        raise ValidationError({"lists": _("must be a list of list ids")})
     try:
         ids = [int(i) for i in (list_ids or [])]
     except (TypeError, ValueError):
-        raise ValidationError({"lists": "must be a list of list ids"}) from None
+        raise ValidationError({"lists": _("must be a list of list ids")}) from None
     out_of_range = [i for i in ids if not 1 <= i <= MAX_ID]
     if out_of_range:
-        raise ValidationError({"lists": f"no list with id {', '.join(map(str, out_of_range[:20]))}"})
+        raise ValidationError({"lists": _("no list with id %(ids)s") % {"ids": ", ".join(map(str, out_of_range[:20]))}})
     if not ids:
         return []
     found = {cl.pk: cl for cl in ContactList.objects.filter(pk__in=ids)}
@@ -179,17 +180,17 @@ def create_tag(name: str) -> Tag:
 
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "A tag needs a name."})
+        raise ValidationError({"name": _("A tag needs a name.")})
     if len(name) > 64:
-        raise ValidationError({"name": "At most 64 characters."})
+        raise ValidationError({"name": _("At most 64 characters.")})
     clean_text(name, "name")
     if Tag.objects.filter(name=name).exists():
-        raise ValidationError({"name": f"A tag called '{name}' already exists."})
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}})
     try:
         with transaction.atomic():
             return Tag.objects.create(name=name)
     except IntegrityError:
-        raise ValidationError({"name": f"A tag called '{name}' already exists."}) from None
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}}) from None
 
 
 # --- custom fields ---------------------------------------------------------------------------------
@@ -205,22 +206,22 @@ def clean_choices(value) -> list[str]:
     if value in (None, ""):
         return []
     if not isinstance(value, list | tuple):
-        raise ValidationError({"choices": "must be a list of texts"})
+        raise ValidationError({"choices": _("must be a list of texts")})
     if len(value) > MAX_CHOICES:
-        raise ValidationError({"choices": f"at most {MAX_CHOICES} choices"})
+        raise ValidationError({"choices": _("at most %(n)d choices") % {"n": MAX_CHOICES}})
     choices, errors = [], []
     for item in value:
         if not isinstance(item, str):
-            errors.append(f"{item!r} is not a text")
+            errors.append(_("%(value)r is not a text") % {"value": item})
             continue
         text = item.strip()
         reason = bad_text_reason(text)
         if reason:
             errors.append(reason)
         elif not text:
-            errors.append("a choice cannot be empty")
+            errors.append(_("a choice cannot be empty"))
         elif len(text) > MAX_CHOICE_LENGTH:
-            errors.append(f"'{text[:20]}…' is longer than {MAX_CHOICE_LENGTH} characters")
+            errors.append(_("'%(start)s…' is longer than %(n)d characters") % {"start": text[:20], "n": MAX_CHOICE_LENGTH})
         elif text.lower() not in (c.lower() for c in choices):
             choices.append(text)
     if errors:
@@ -234,7 +235,7 @@ def _custom_field_key(key: str, label: str) -> str:
     key = (key or "").strip() or slugify(label or "").replace("-", "_")[:64]
     if not key:
         raise ValidationError(
-            {"key": "Give a key (letters, digits, _): this label has no letters or digits to make one from."}
+            {"key": _("Give a key (letters, digits, _): this label has no letters or digits to make one from.")}
         )
     return key
 
@@ -246,20 +247,20 @@ def check_new_custom_field(*, label: str, key: str = "", type: str = CustomField
     label = (label or "").strip()
     errors = {}
     if not label:
-        errors["label"] = "A custom field needs a label."
+        errors["label"] = _("A custom field needs a label.")
     try:
         clean_text(label, "label")
         key = _custom_field_key(key, label)
         if CustomField.objects.filter(key=key).exists():
-            raise ValidationError({"key": f"The key '{key}' is already used by another custom field."})
+            raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}})
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if type not in CustomField.Type.values:
-        errors["type"] = f"Choose one of: {', '.join(CustomField.Type.values)}."
+        errors["type"] = _("Choose one of: %(types)s.") % {"types": ", ".join(CustomField.Type.values)}
     try:
         choices = clean_choices(choices)
         if type == CustomField.Type.CHOICE and not choices:
-            raise ValidationError({"choices": "A choice field needs at least one choice."})
+            raise ValidationError({"choices": _("A choice field needs at least one choice.")})
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
@@ -277,7 +278,7 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
         with transaction.atomic():
             field.save()
     except IntegrityError:
-        raise ValidationError({"key": f"The key '{key}' is already used by another custom field."}) from None
+        raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}}) from None
     return field
 
 
@@ -289,13 +290,13 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
     errors = {}
     for locked in ("key", "type"):
         if locked in changes and changes[locked] != getattr(field, locked):
-            errors[locked] = f"The {locked} of an existing custom field cannot change."
+            errors[locked] = _("The %(what)s of an existing custom field cannot change.") % {"what": locked}
     if "label" in changes:
         label = (changes["label"] or "").strip()
         try:
             clean_text(label, "label")
             if not label:
-                raise ValidationError({"label": "A custom field needs a label."})
+                raise ValidationError({"label": _("A custom field needs a label.")})
             field.label = label
         except ValidationError as exc:
             errors.update(exc.message_dict)
@@ -303,7 +304,7 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
         try:
             field.choices = clean_choices(changes["choices"])
             if field.type == CustomField.Type.CHOICE and not field.choices:
-                raise ValidationError({"choices": "A choice field needs at least one choice."})
+                raise ValidationError({"choices": _("A choice field needs at least one choice.")})
         except ValidationError as exc:
             errors.update(exc.message_dict)
     if errors:
@@ -416,7 +417,9 @@ def _save_contact(contact: Contact) -> None:
         other = Contact.objects.filter(phone=contact.phone).exclude(pk=contact.pk).first()
         if other is not None:
             raise DuplicatePhone("phone", contact.phone, other) from None
-        raise ValidationError({"phone": f"{contact.phone} was just saved by someone else; try again."}) from None
+        raise ValidationError(
+            {"phone": _("%(phone)s was just saved by someone else; try again.") % {"phone": contact.phone}}
+        ) from None
 
 
 def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:
@@ -489,7 +492,7 @@ def tag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int:
 
 def untag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int:
     through = Contact.tags.through
-    deleted, _ = through.objects.filter(
+    deleted, _by_model = through.objects.filter(
         contact_id__in=contacts.values("pk"), tag__name__in=list(tag_names)
     ).delete()
     return deleted
@@ -521,7 +524,7 @@ def add_to_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterabl
 
 def remove_from_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int]) -> int:
     ids = _contact_ids(contacts)
-    deleted, _ = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids).delete()
+    deleted, _by_model = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids).delete()
     return deleted
 
 
@@ -538,7 +541,7 @@ def _contact_ids(contacts) -> list[int]:
             raise ValidationError({"contacts": f"'{value}' is not a contact id"}) from None
     out_of_range = [i for i in ids if not 1 <= i <= MAX_ID]
     if out_of_range:
-        raise ValidationError({"contacts": f"no contact with id {', '.join(map(str, out_of_range[:20]))}"})
+        raise ValidationError({"contacts": _("no contact with id %(ids)s") % {"ids": ", ".join(map(str, out_of_range[:20]))}})
     found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.beat import ensure_periodic_task
 
@@ -66,20 +67,22 @@ def clean_base_url(value: str) -> str:
     if not value:
         return ""
     if _has_control_chars(value):
-        raise ValidationError({"base_url": ["The address contains a control character."]})
+        raise ValidationError({"base_url": [_("The address contains a control character.")]})
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 — raises ValueError for a port that is not a number
     except ValueError:
-        raise ValidationError({"base_url": ["This is not a valid web address."]}) from None
+        raise ValidationError({"base_url": [_("This is not a valid web address.")]}) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError({"base_url": ["Use an http:// or https:// address."]})
+        raise ValidationError({"base_url": [_("Use an http:// or https:// address.")]})
     if parts.username or parts.password or "@" in parts.netloc:
         raise ValidationError(
             {
                 "base_url": [
-                    "Do not put a user name or password in the address: enter them as credentials, "
-                    "where they are stored encrypted."
+                    _(
+                        "Do not put a user name or password in the address: enter them as credentials, "
+                        "where they are stored encrypted."
+                    )
                 ]
             }
         )
@@ -126,15 +129,17 @@ def clean_credentials(
         if value is None or (isinstance(value, str) and value.strip() == ""):
             continue  # blank means "keep what is stored" (forms never show secrets back)
         if not isinstance(value, str | int) or isinstance(value, bool):
-            problems.append(f"{key} must be text.")
+            problems.append(_("%(key)s must be text.") % {"key": key})
             continue
         value = str(value).strip()
         if _has_control_chars(value):
             # A newline in a key would reach an HTTP header, and the error would quote it.
-            problems.append(f"{key} contains a line break or another control character; paste it again.")
+            problems.append(
+                _("%(key)s contains a line break or another control character; paste it again.") % {"key": key}
+            )
             continue
         if len(value) > MAX_SECRET_LENGTH:
-            problems.append(f"{key} is longer than {MAX_SECRET_LENGTH} characters.")
+            problems.append(_("%(key)s is longer than %(n)d characters.") % {"key": key, "n": MAX_SECRET_LENGTH})
             continue
         merged[key] = value
     if problems:
@@ -176,9 +181,9 @@ def clean_settings(
         if value is None or (isinstance(value, str) and value.strip() == ""):
             merged.pop(key, None)
         elif isinstance(value, str) and (_has_control_chars(value.strip()) or len(value) > MAX_SECRET_LENGTH):
-            problems.append(f"{key} contains a control character or is too long.")
+            problems.append(_("%(key)s contains a control character or is too long.") % {"key": key})
         elif not isinstance(value, str | int | float | bool):
-            problems.append(f"{key} must be a text, a number or yes/no.")
+            problems.append(_("%(key)s must be a text, a number or yes/no.") % {"key": key})
         else:
             merged[key] = value.strip() if isinstance(value, str) else value
     if problems:
@@ -219,7 +224,7 @@ def create_account(
         webhook_secret=(webhook_secret or "").strip(),
     )
     if _has_control_chars(account.webhook_secret):
-        raise ValidationError({"webhook_secret": ["The secret contains a control character."]})
+        raise ValidationError({"webhook_secret": [_("The secret contains a control character.")]})
     for key, value in options.items():
         if key not in PLAIN_FIELDS:
             raise TypeError(f"create_account() got an unexpected field {key!r}")
@@ -266,7 +271,7 @@ def update_account(
         update_fields.append("settings")
     if webhook_secret:  # blank keeps the stored secret
         if _has_control_chars(webhook_secret.strip()):
-            raise ValidationError({"webhook_secret": ["The secret contains a control character."]})
+            raise ValidationError({"webhook_secret": [_("The secret contains a control character.")]})
         account.webhook_secret = webhook_secret.strip()
         update_fields.append("webhook_secret")
     if not update_fields:
@@ -385,7 +390,7 @@ def describe_failure(exc: Exception, account: ProviderAccount) -> ConnectionChec
             status="rejected", http_status=exc.status,
         )  # fmt: skip
     return ConnectionCheck(
-        ok=False, detail=redact_secrets(f"The connection test failed: {exc}", account), status="error",
+        ok=False, detail=redact_secrets(_("The connection test failed: %(error)s") % {"error": exc}, account), status="error",
         http_status=getattr(exc, "status", None),
     )  # fmt: skip
 
@@ -441,7 +446,7 @@ def test_connection(account: ProviderAccount) -> ConnectionCheck:
 def health_text(account: ProviderAccount) -> str:
     """Health in words: "Healthy", "Not checked yet", "1 failure: …", "3 failures in a row: …"."""
     if account.secrets_unreadable:
-        return "Credentials need re-entering: they were saved with an encryption key this server no longer has."
+        return _("Credentials need re-entering: they were saved with an encryption key this server no longer has.")
     failures = account.consecutive_failures
     if failures == 0:
         if account.last_success_at is None:

@@ -135,7 +135,11 @@ def describe_sync_failure(exc: Exception, account=None) -> str:
     from messaging.services import redact_secrets
 
     if isinstance(exc, SecretUnreadable):
-        return "The account's credentials need re-entering (saved with an encryption key this server no longer has)."
+        from django.utils.translation import gettext
+
+        return gettext(
+            "The account's credentials need re-entering (saved with an encryption key this server no longer has)."
+        )
     text = str(exc.message) if isinstance(exc, ProviderError) else (str(exc) or type(exc).__name__)
     return redact_secrets(text, account)[:2000]
 
