@@ -68,8 +68,11 @@ class StrictJSONParser(JSONParser):
     """DRF's JSON parser, plus: no NUL characters or lone surrogates anywhere in the document."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        found = find_bad_text(data)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            found = find_bad_text(data)
+        except RecursionError:  # [[[[…]]]] a million deep: Python's decoder gives up with a RecursionError
+            raise ParseError(_("The JSON document is nested too deeply.")) from None
         if found:
             where, reason = found
             raise ParseError(f"{where}: {reason}")

@@ -130,3 +130,8 @@ def test_page_size_is_capped_by_the_setting(editor_api, settings):
     for _ in range(5):
         ContactFactory()
     assert len(editor_api.get("/api/contacts/?page_size=100000").json()["results"]) == 3
+
+
+def test_deeply_nested_json_is_400(editor_api):
+    body = "[" * 200_000 + "]" * 200_000
+    assert editor_api.post("/api/contacts/", body, content_type="application/json").status_code == 400
