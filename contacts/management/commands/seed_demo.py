@@ -40,6 +40,9 @@ class Command(BaseCommand):
         fields = self._custom_fields()
         created = self._contacts(contacts, fields)
         self._sandbox_account()
+        from contacts.imports.demo import seed_import_demo
+
+        seed_import_demo(get_user_model().objects.filter(username="admin").first())
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {Contact.objects.count()} contacts ({created} new).")
         )
