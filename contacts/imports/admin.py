@@ -24,7 +24,7 @@ from .models import ContactExport, ContactImport
 class ContactImportAdmin(ModelAdmin):
     list_display = [
         "file_column", "status_column", "who", "created_at", "total_rows", "created", "updated", "unchanged",
-        "rejected_column",
+        "rejected_column", "warned",
     ]  # fmt: skip
     list_filter = ["status", "kind"]
     search_fields = ["original_name"]
