@@ -45,6 +45,9 @@ class Command(BaseCommand):
         from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
 
         seed_campaigns(self.stdout)
+        from contacts.imports.demo import seed_import_demo
+
+        seed_import_demo(get_user_model().objects.filter(username="admin").first())
         self.stdout.write(
             self.style.SUCCESS(
                 _("Demo data ready: %(count)d contacts (%(new)d new).") % {"count": Contact.objects.count(), "new": created}
