@@ -11,15 +11,22 @@ earlier phone, an email, a city and three custom fields (number, choice, date). 
    normalise, dedupe, COPY + INSERT … ON CONFLICT, list membership, a tag) into an empty
    contacts table, printing rows/s and the process's peak RSS;
 2. re-imports the same file (everything unchanged) — the idempotent path;
-3. imports the first --ie-rows rows (default 20,000) with django-import-export (a ModelResource
-   for Contact, bulk mode, phone normalised in before_import_row so both do the same work)
-   into an empty table, and prints the ratio of rows/s (extrapolated from that sample).
+3. times a plain COPY of the same rows (contacts, memberships, tag links, read back from the
+   tables) into a copy of the schema with every index and foreign key: the import's limit,
+   printed with the import's share of it;
+4. imports the first --ie-rows rows (default 20,000) with django-import-export (a ModelResource
+   for Contact, bulk mode, phones normalised and repeated/invalid ones left out before it)
+   into an empty table, and the pipeline on the same rows.
+After every run the number of contacts (and links) is checked against an independent count
+of the file's distinct valid phones: a benchmark that does not check its result measures
+nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import random
 import resource
@@ -118,12 +125,44 @@ def run_pipeline(path: Path) -> tuple[float, object]:
     return time.perf_counter() - start, imp
 
 
-def run_import_export(path: Path, rows: int) -> float:
+def expected_result(path: Path, rows: int | None = None) -> dict:
+    """What a correct import of the file's first `rows` rows creates: its distinct valid phones.
+
+    An independent pass over the CSV with the same phone rules (E.164, region IT), used to
+    check both importers' results after each run.
+    """
+    from contacts.imports.values import PhoneNormaliser
+
+    normalise = PhoneNormaliser("IT")
+    seen, invalid, total = set(), 0, 0
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for i, row in enumerate(reader):
+            if rows is not None and i >= rows:
+                break
+            total += 1
+            e164, _ = normalise(row[2])
+            if e164 is None:
+                invalid += 1
+            else:
+                seen.add(e164)
+    return {"rows": total, "contacts": len(seen), "invalid": invalid, "merged": total - invalid - len(seen)}
+
+
+def run_import_export(path: Path, rows: int) -> tuple[float, object]:
+    """django-import-export on the file's first `rows` rows, given what it needs to really import:
+
+    phones normalised to E.164 before it (with the pipeline's own normaliser, and timed with
+    the import), rows with an invalid or already-seen phone left out (in bulk mode one repeated
+    phone makes bulk_create fail and the whole import roll back — it once saved nothing and
+    reported it only in `base_errors`), `phone` as the import key, bulk mode.
+    """
     import tablib
     from import_export import fields, resources
 
+    from contacts.imports.values import PhoneNormaliser
     from contacts.models import Contact, CustomField
-    from contacts.phones import PhoneError, normalize_phone
 
     definitions = {f.key: f for f in CustomField.objects.all()}
 
@@ -143,16 +182,6 @@ def run_import_export(path: Path, rows: int) -> float:
             skip_unchanged = True
             report_skipped = False
 
-        def before_import_row(self, row, **kwargs):
-            # Same work as the pipeline: E.164 phone and custom fields as JSON.
-            try:
-                row["Cellulare"] = normalize_phone(row["Cellulare"], "IT")
-            except PhoneError:
-                row["Cellulare"] = None
-
-        def skip_row(self, instance, original, row, import_validation_errors=None):
-            return not instance.phone or super().skip_row(instance, original, row, import_validation_errors)
-
         def before_save_instance(self, instance, row, **kwargs):
             instance.fields = {
                 "punti": definitions["punti"].clean_value(row["Punti"]),
@@ -160,6 +189,9 @@ def run_import_export(path: Path, rows: int) -> float:
                 "iscritto_il": definitions["iscritto_il"].clean_value(row["Iscritto il"]),
             }
 
+    start = time.perf_counter()
+    normalise = PhoneNormaliser("IT")
+    seen = set()
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         headers = next(reader)
@@ -167,13 +199,65 @@ def run_import_export(path: Path, rows: int) -> float:
         for i, row in enumerate(reader):
             if i >= rows:
                 break
+            e164, _ = normalise(row[2])
+            if e164 is None or e164 in seen:
+                continue
+            seen.add(e164)
+            row[2] = e164
             data.append(row)
-    start = time.perf_counter()
     result = ContactResource().import_data(data, dry_run=False, raise_errors=False, use_transactions=True)
     elapsed = time.perf_counter() - start
-    if result.has_errors():
-        print("  django-import-export reported errors:", len(result.row_errors()))
-    return elapsed
+    if result.has_errors() or result.base_errors:
+        errors = [str(e.error)[:200] for e in result.base_errors[:3]] + [str(r) for r in result.row_errors()[:3]]
+        raise SystemExit(f"django-import-export failed: {errors}")
+    return elapsed, result
+
+
+def copy_limit(imp_contacts: int) -> dict:
+    """Time a plain COPY of the rows the import produced into a copy of the same schema.
+
+    The contacts, memberships and tag links the pipeline wrote are read out (not timed), then
+    COPYed into `bench_copy` tables created LIKE the real ones INCLUDING ALL (every index,
+    the GIN ones too, defaults and checks) with the same foreign keys, in one transaction with
+    synchronous_commit off, as the import's batches run. That is the rate at which PostgreSQL
+    merely stores the same data here: the import's limit.
+    """
+    from django.db import connection
+
+    tables = ["contacts_contact", "contacts_membership", "contacts_contact_tags"]
+    dumps = {}
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        for t in tables:
+            buf = io.BytesIO()
+            with raw.copy(f"COPY {t} TO STDOUT") as copy:
+                for chunk in copy:
+                    buf.write(chunk)
+            dumps[t] = buf.getvalue()
+        cursor.execute("DROP SCHEMA IF EXISTS bench_copy CASCADE; CREATE SCHEMA bench_copy")
+        for t in tables:
+            cursor.execute(f"CREATE TABLE bench_copy.{t} (LIKE public.{t} INCLUDING ALL)")
+        cursor.execute(
+            "ALTER TABLE bench_copy.contacts_membership ADD FOREIGN KEY (contact_id) REFERENCES bench_copy.contacts_contact (id) DEFERRABLE INITIALLY DEFERRED, "
+            "ADD FOREIGN KEY (contact_list_id) REFERENCES public.contacts_contactlist (id) DEFERRABLE INITIALLY DEFERRED; "
+            "ALTER TABLE bench_copy.contacts_contact_tags ADD FOREIGN KEY (contact_id) REFERENCES bench_copy.contacts_contact (id) DEFERRABLE INITIALLY DEFERRED, "
+            "ADD FOREIGN KEY (tag_id) REFERENCES public.contacts_tag (id) DEFERRABLE INITIALLY DEFERRED"
+        )
+    start = time.perf_counter()
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+        for t in tables:
+            with cursor.cursor.copy(f"COPY bench_copy.{t} FROM STDIN") as copy:
+                copy.write(dumps[t])
+    elapsed = time.perf_counter() - start
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_copy.contacts_contact")
+        copied = cursor.fetchone()[0]
+        cursor.execute("DROP SCHEMA bench_copy CASCADE")
+    assert copied == imp_contacts, (copied, imp_contacts)
+    return {"seconds": elapsed, "contacts": copied}
 
 
 def main():
@@ -219,23 +303,35 @@ def main():
         )
     print(f"PostgreSQL {connection.cursor().connection.info.server_version}, {os.cpu_count()} cores")
 
+    expected = expected_result(path)
+    print(f"expected: {expected}")
     reset_contacts()
     rss_before = peak_rss_mb()
     elapsed, imp = run_pipeline(path)
+    rate = args.n / elapsed
     print(
-        f"pipeline, empty table:  {args.n:,} rows in {elapsed:.1f} s = {args.n / elapsed:,.0f} rows/s; "
+        f"pipeline, empty table:  {args.n:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s; "
         f"created {imp.created:,}, merged {imp.merged:,}, rejected {imp.rejected:,}; "
         f"peak RSS {peak_rss_mb():.0f} MB (before: {rss_before:.0f} MB)"
     )
-    assert Contact.objects.count() == imp.created
+    check_import(imp, expected)
+    limit = copy_limit(imp.created)
+    copy_rate = args.n / limit["seconds"]
+    print(
+        f"plain COPY of the same {limit['contacts']:,} contacts + links into a copy of the schema: "
+        f"{limit['seconds']:.1f} s = {copy_rate:,.0f} file rows/s; "
+        f"the import runs at {limit['seconds'] / elapsed:.2f} of the COPY limit"
+    )
     elapsed2, imp2 = run_pipeline(path)
     print(
         f"pipeline, same file again: {elapsed2:.1f} s = {args.n / elapsed2:,.0f} rows/s; "
         f"created {imp2.created}, updated {imp2.updated}, unchanged {imp2.unchanged:,}"
     )
-    rate = args.n / elapsed
+    assert (imp2.created, imp2.updated, imp2.unchanged) == (0, 0, expected["contacts"]), "re-import changed data"
+    assert Contact.objects.count() == expected["contacts"]
     if not args.skip_ie:
         sample = min(args.ie_rows, args.n)
+        want = expected_result(path, sample)
         reset_contacts()
         ours_path = tmp / f"sb_import_bench_sample_{sample}.csv"
         with open(path, encoding="utf-8") as src, open(ours_path, "w", encoding="utf-8") as dst:
@@ -243,17 +339,36 @@ def main():
                 if i > sample:
                     break
                 dst.write(line)
-        ie = run_import_export(path, sample)
+        ie, result = run_import_export(path, sample)
+        assert result.totals["new"] == want["contacts"] == Contact.objects.count(), (result.totals, want)
         ie_rate = sample / ie
         print(
-            f"django-import-export: {sample:,} rows in {ie:.1f} s = {ie_rate:,.0f} rows/s "
-            f"(sample, extrapolated); pipeline / import-export = {rate / ie_rate:.0f}x"
+            f"django-import-export: {sample:,} rows in {ie:.1f} s = {ie_rate:,.0f} rows/s, "
+            f"{Contact.objects.count():,} contacts saved (checked)"
         )
         reset_contacts()
         t = time.perf_counter()
-        run_pipeline(ours_path)
+        _, small_imp = run_pipeline(ours_path)
         small = time.perf_counter() - t
-        print(f"pipeline on the same {sample:,}-row sample: {small:.2f} s = {sample / small:,.0f} rows/s")
+        check_import(small_imp, want)
+        print(
+            f"pipeline on the same {sample:,}-row sample: {small:.2f} s = {sample / small:,.0f} rows/s "
+            f"({ie / small:.1f}x django-import-export on the same rows; {rate / ie_rate:.1f}x its sample rate "
+            "against the pipeline's full-file rate)"
+        )
+
+
+def check_import(imp, expected: dict) -> None:
+    """The import's own result, checked against the independent count and the database."""
+    from contacts.models import Contact, Membership
+
+    assert imp.status == "succeeded", imp.error
+    assert (imp.created, imp.rejected, imp.merged) == (
+        expected["contacts"], expected["invalid"], expected["merged"],
+    ), (imp.created, imp.rejected, imp.merged, expected)  # fmt: skip
+    assert Contact.objects.count() == expected["contacts"]
+    assert Membership.objects.count() == expected["contacts"]
+    assert Contact.tags.through.objects.count() == expected["contacts"]
 
 
 if __name__ == "__main__":

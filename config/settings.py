@@ -44,16 +44,20 @@ INSTALLED_APPS = [
     "contacts",
     "messaging",
     "campaigns",
+    "automations",
+    "localization",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "config.hardening.BadTextMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "localization.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -94,10 +98,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en"
 TIME_ZONE = env("TIME_ZONE", default="Europe/Rome")
-USE_I18N = True
 USE_TZ = True
+
+# --- Languages (issue 14) ---------------------------------------------------------------------
+# Staff see Italian or English: their remembered choice (user menu), else the language cookie, else
+# the browser's Accept-Language, else LANGUAGE_CODE. Catalogues live in locale/ (compiled .mo files
+# are committed, so a fresh clone shows Italian with no gettext installed); see README "Languages".
+LANGUAGES = [("it", "Italiano"), ("en", "English")]
+LANGUAGE_CODE = env("LANGUAGE_CODE", default="it")
+USE_I18N = True
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale" / "vendor"]
+# Our date and number formats on top of Django's (25/12/2026 in both languages, 1.234,56 in Italian).
+FORMAT_MODULE_PATH = ["config.formats"]
+LANGUAGE_COOKIE_AGE = 365 * 24 * 60 * 60
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
@@ -139,6 +154,14 @@ SWITCHBOARD_PROVIDERS = env.list(
 HTTP_LOG_RETENTION_DAYS = env.int("HTTP_LOG_RETENTION_DAYS", default=14)
 PROVIDER_HTTP_TIMEOUT = env.float("PROVIDER_HTTP_TIMEOUT", default=10.0)
 IMPORT_MAX_UPLOAD_MB = env.int("IMPORT_MAX_UPLOAD_MB", default=200)
+# --- Contact imports: what an uploaded file may expand to (issue 8/13), checked while streaming
+IMPORT_MAX_COLUMNS = env.int("IMPORT_MAX_COLUMNS", default=1000)
+IMPORT_MAX_CELL_CHARS = env.int("IMPORT_MAX_CELL_CHARS", default=32767)  # Excel's own limit per cell
+IMPORT_MAX_CELLS = env.int("IMPORT_MAX_CELLS", default=100_000_000)
+IMPORT_MAX_UNCOMPRESSED_MB = env.int("IMPORT_MAX_UNCOMPRESSED_MB", default=1024)  # an .xlsx, unzipped
+IMPORT_MAX_COMPRESSION_RATIO = env.int("IMPORT_MAX_COMPRESSION_RATIO", default=100)  # per part of an .xlsx
+# A running import whose heartbeat is older than this has lost its worker: Resume is allowed.
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=60)
 
 # --- Celery -----------------------------------------------------------------
 # Embedded default: a filesystem broker under ./var that `bin/up` serves with a
@@ -177,6 +200,23 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_QUEUES_ALL = "default,imports,sync,sending,webhooks"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+# --- Webhooks in (issue 11) ------------------------------------------------
+# The address providers reach us at; webhook URLs shown to staff are built from it.
+SWITCHBOARD_PUBLIC_URL = env("SWITCHBOARD_PUBLIC_URL", default="http://127.0.0.1:8000")
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+WEBHOOK_DRAIN_BATCH = env.int("WEBHOOK_DRAIN_BATCH", default=200)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+# Each web process nudges the drainer at most this often (seconds; 0 = never, beat drains anyway).
+WEBHOOK_KICK_SECONDS = env.float("WEBHOOK_KICK_SECONDS", default=1.0)
+# A reply this long after one of our campaign messages counts as "replied" for that campaign.
+INBOUND_REPLY_WINDOW_HOURS = env.int("INBOUND_REPLY_WINDOW_HOURS", default=72)
+INBOUND_OPT_OUT_KEYWORDS = env.list(
+    "INBOUND_OPT_OUT_KEYWORDS", default=["STOP", "ARRESTA", "STOP ALL", "UNSUBSCRIBE", "CANCELLAMI"]
+)
+# Empty turns opting back in by message off (where the law asks for a written opt-in).
+INBOUND_OPT_IN_KEYWORDS = env.list("INBOUND_OPT_IN_KEYWORDS", default=["START", "ISCRIVIMI"])
+CELERY_TASK_ROUTES["messaging.webhooks.*"] = {"queue": "webhooks"}
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -228,8 +268,24 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "contacts.imports.models.ContactExport.Status",
         "SyncRunStatusEnum": "messaging.sync.models.SyncRun.Status",
         "SyncConflictStatusEnum": "messaging.sync.models.SyncConflict.Status",
+        "MessageStatusEnum": "messaging.message_models.Message.Status",
+        "MessageDirectionEnum": "messaging.message_models.Message.Direction",
+        "SyncDirectionEnum": "messaging.sync.models.SyncRun.Direction",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
     },
 }
+
+# --- Automations (issue 12) ---------------------------------------------------
+# Automated messages go out only inside this daily window of the company's time zone
+# ("" sends at any hour); date triggers use the contact's zone, else this one.
+AUTOMATIONS_SENDING_WINDOW = env("AUTOMATIONS_SENDING_WINDOW", default="08:00-21:00")
+AUTOMATIONS_TIME_ZONE = env("AUTOMATIONS_TIME_ZONE", default=TIME_ZONE)
+# Staff notifications: console on the embedded default, SMTP from EMAIL_URL in production.
+if env("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {
@@ -242,3 +298,9 @@ LOGGING = {
 }
 
 from .unfold import UNFOLD  # noqa: E402, F401  (kept apart: it is long and only about the admin's look)
+
+# --- Campaigns (issue 10) ------------------------------------------------------
+# The frequency cap shared by every campaign: at most N marketing messages per contact
+# per day / per week (0: no cap). Held-back recipients are counted as "skipped".
+SWITCHBOARD_FREQUENCY_CAP_PER_DAY = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_DAY", default=0)
+SWITCHBOARD_FREQUENCY_CAP_PER_WEEK = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_WEEK", default=0)

@@ -16,9 +16,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, TextFilter
 from unfold.decorators import action, display
+
+from automations.timeline import ContactAutomationRunsMixin
+from messaging.webhooks.conversation import ConversationAdminMixin
 
 from . import services
 from .forms import (
@@ -39,7 +44,7 @@ from .phones import PhoneError, normalize_phone
 
 
 class ListFilter(DropdownFilter):
-    title = "list"
+    title = _("list")
     parameter_name = "list"
 
     def lookups(self, request, model_admin):
@@ -52,7 +57,7 @@ class ListFilter(DropdownFilter):
 
 
 class TagFilter(DropdownFilter):
-    title = "tag"
+    title = _("tag")
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
@@ -67,14 +72,14 @@ class TagFilter(DropdownFilter):
 class StatusFilter(DropdownFilter):
     """Live contacts by default; 'Deleted' shows the bin, where contacts can be restored."""
 
-    title = "status"
+    title = _("status")
     parameter_name = "status"
     all_option = None
 
     def lookups(self, request, model_admin):
         return [
-            ("live", "All live contacts"), ("active", "Can be messaged"), ("opted_out", "Opted out"),
-            ("blocked", "Blocked"), ("deleted", "Deleted (can be restored)"),
+            ("live", _("All live contacts")), ("active", _("Can be messaged")), ("opted_out", _("Opted out")),
+            ("blocked", _("Blocked")), ("deleted", _("Deleted (can be restored)")),
         ]  # fmt: skip
 
     def value(self):
@@ -95,7 +100,7 @@ class StatusFilter(DropdownFilter):
 
 
 class LanguageFilter(DropdownFilter):
-    title = "language"
+    title = _("language")
     parameter_name = "language"
 
     def lookups(self, request, model_admin):
@@ -118,7 +123,7 @@ class LanguageFilter(DropdownFilter):
 class CustomFieldFilter(TextFilter):
     """Filter on a custom field value typed as key:value, e.g. tier:gold or vip:yes."""
 
-    title = "custom field (key:value)"
+    title = _("custom field (key:value)")
     parameter_name = "field"
 
     def queryset(self, request, queryset):
@@ -136,7 +141,7 @@ class CustomFieldFilter(TextFilter):
 
 
 @admin.register(Contact)
-class ContactAdmin(ModelAdmin):
+class ContactAdmin(ContactAutomationRunsMixin, ConversationAdminMixin, ModelAdmin):
     form = ContactAdminForm
     list_display = [
         "name_column",
@@ -151,7 +156,7 @@ class ContactAdmin(ModelAdmin):
     list_filter = [StatusFilter, ListFilter, TagFilter, LanguageFilter, CustomFieldFilter]
     list_filter_submit = True
     search_fields = ["phone"]  # the real search is services.search_contacts (see get_search_results)
-    search_help_text = "Name, email or phone in any format (e.g. 333 123 or +39 333)."
+    search_help_text = _("Name, email or phone in any format (e.g. 333 123 or +39 333).")
     list_per_page = 50
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -160,17 +165,17 @@ class ContactAdmin(ModelAdmin):
         "add_to_list", "remove_from_list", "tag", "opt_out", export_contacts_action, "delete_contacts", "restore",
     ]  # fmt: skip
     actions_list = ["import_contacts", "export_all"]
-    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones", "conversation", "automation_runs"]
     fieldsets = [
         (None, {"fields": ["phone", ("first_name", "last_name"), "email", "other_phones"]}),
-        ("Details", {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
+        (_("Details"), {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
         (
-            "Address",
+            _("Address"),
             {"fields": ["address", ("city", "province"), ("postal_code", "country")], "classes": ["tab"]},
         ),
-        ("Lists and tags", {"fields": ["member_of", "tags"]}),
+        (_("Lists and tags"), {"fields": ["member_of", "tags"]}),
         (
-            "Status",
+            _("Status"),
             {
                 "fields": [
                     ("opted_out", "opted_out_at"),
@@ -192,7 +197,10 @@ class ContactAdmin(ModelAdmin):
         fieldsets = list(super().get_fieldsets(request, obj))
         custom = [f"cf_{key}" for key in CustomField.objects.values_list("key", flat=True)]
         if custom:
-            fieldsets.insert(2, ("Custom fields", {"fields": custom}))
+            fieldsets.insert(2, (_("Custom fields"), {"fields": custom}))
+        if obj is not None:  # messages received and sent (messaging/webhooks/conversation.py)
+            fieldsets.append((_("Conversation"), {"fields": ["conversation"]}))
+            fieldsets.append((_("Automations"), {"fields": ["automation_runs"]}))  # automations/timeline.py
         return fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -209,35 +217,35 @@ class ContactAdmin(ModelAdmin):
 
     # columns
 
-    @display(description="Name", ordering="last_name")
+    @display(description=_("Name"), ordering="last_name")
     def name_column(self, obj):
         name = f"{obj.first_name} {obj.last_name}".strip()
         return name or "—"
 
-    @display(description="Other numbers")
+    @display(description=_("Other numbers"))
     def other_phones(self, obj):
         return ", ".join(obj.secondary_phones or []) or "—"
 
-    @display(description="Lists")
+    @display(description=_("Lists"))
     def lists_column(self, obj):
         return ", ".join(m.contact_list.name for m in obj.memberships.all()) or "—"
 
-    @display(description="Tags")
+    @display(description=_("Tags"))
     def tags_column(self, obj):
         return ", ".join(t.name for t in obj.tags.all()) or "—"
 
     @display(
-        description="Status",
-        label={"Active": "success", "Opted out": "warning", "Blocked": "danger", "Deleted": "info"},
+        description=_("Status"),
+        label={"active": "success", "opted_out": "warning", "blocked": "danger", "deleted": "info"},
     )
     def status_column(self, obj):
         if obj.deleted_at:
-            return "Deleted"
+            return "deleted", pgettext("contact status", "Deleted")
         if obj.blocked:
-            return "Blocked"
+            return "blocked", pgettext("contact status", "Blocked")
         if obj.opted_out:
-            return "Opted out"
-        return "Active"
+            return "opted_out", pgettext("contact status", "Opted out")
+        return "active", pgettext("contact status", "Active")
 
     # saving through the service
 
@@ -268,11 +276,11 @@ class ContactAdmin(ModelAdmin):
 
     # buttons above the list
 
-    @action(description="Import contacts", icon="upload_file", url_path="import-file", permissions=["add"])
+    @action(description=_("Import contacts"), icon="upload_file", url_path="import-file", permissions=["add"])
     def import_contacts(self, request):
         return HttpResponseRedirect(reverse("admin:contacts_contactimport_upload"))
 
-    @action(description="Export all", icon="download", url_path="export-all", permissions=["export"])
+    @action(description=_("Export all"), icon="download", url_path="export-all", permissions=["export"])
     def export_all(self, request):
         return HttpResponseRedirect(reverse("admin:contacts_contactexport_start"))
 
@@ -300,7 +308,7 @@ class ContactAdmin(ModelAdmin):
             },
         )
 
-    @action(description="Add to list…", permissions=["change"])
+    @action(description=_("Add to list…"), permissions=["change"])
     def add_to_list(self, request, queryset):
         form = ChooseListForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
@@ -312,59 +320,92 @@ class ContactAdmin(ModelAdmin):
                 added = services.add_to_list(contact_list, queryset)
                 self.message_user(
                     request,
-                    f"Added {added} contact(s) to “{contact_list.name}” ({queryset.count() - added} were already there).",
+                    ngettext(
+                        "Added %(count)d contact to “%(list)s” (%(already)d were already there).",
+                        "Added %(count)d contacts to “%(list)s” (%(already)d were already there).",
+                        added,
+                    )
+                    % {"count": added, "list": contact_list.name, "already": queryset.count() - added},
                     messages.SUCCESS,
                 )
                 return None
-        return self._ask(request, queryset, form, "Add contacts to a list", "add_to_list", "Add to list")
+        return self._ask(
+            request, queryset, form, gettext("Add contacts to a list"), "add_to_list", gettext("Add to list")
+        )
 
-    @action(description="Remove from list…", permissions=["change"])
+    @action(description=_("Remove from list…"), permissions=["change"])
     def remove_from_list(self, request, queryset):
         form = ExistingListForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             contact_list = form.cleaned_data["contact_list"]
             removed = services.remove_from_list(contact_list, queryset)
             self.message_user(
-                request, f"Removed {removed} contact(s) from “{contact_list.name}”.", messages.SUCCESS
+                request,
+                ngettext(
+                    "Removed %(count)d contact from “%(list)s”.", "Removed %(count)d contacts from “%(list)s”.", removed
+                )
+                % {"count": removed, "list": contact_list.name},
+                messages.SUCCESS,
             )
             return None
-        return self._ask(request, queryset, form, "Remove contacts from a list", "remove_from_list", "Remove")
+        return self._ask(
+            request, queryset, form, gettext("Remove contacts from a list"), "remove_from_list", gettext("Remove")
+        )
 
-    @action(description="Tag…", permissions=["change"])
+    @action(description=_("Tag…"), permissions=["change"])
     def tag(self, request, queryset):
         form = TagForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             count = services.tag_contacts(queryset, form.tag_names())
             self.message_user(
-                request, f"Tagged {count} contact(s) with {', '.join(form.tag_names())}.", messages.SUCCESS
+                request,
+                ngettext("Tagged %(count)d contact with %(tags)s.", "Tagged %(count)d contacts with %(tags)s.", count)
+                % {"count": count, "tags": ", ".join(form.tag_names())},
+                messages.SUCCESS,
             )
             return None
-        return self._ask(request, queryset, form, "Tag contacts", "tag", "Apply tags")
+        return self._ask(request, queryset, form, gettext("Tag contacts"), "tag", gettext("Apply tags"))
 
-    @action(description="Opt out…", permissions=["change"])
+    @action(description=_("Opt out…"), permissions=["change"])
     def opt_out(self, request, queryset):
         form = OptOutForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
             count = services.opt_out_contacts(queryset, form.cleaned_data["reason"])
             self.message_user(
-                request, f"{count} contact(s) opted out; they will not be messaged.", messages.SUCCESS
+                request,
+                ngettext(
+                    "%(count)d contact opted out; they will not be messaged.",
+                    "%(count)d contacts opted out; they will not be messaged.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
             )
             return None
-        return self._ask(request, queryset, form, "Opt contacts out", "opt_out", "Opt out")
+        return self._ask(request, queryset, form, gettext("Opt contacts out"), "opt_out", gettext("Opt out"))
 
-    @action(description="Delete (can be restored)", permissions=["delete"])
+    @action(description=_("Delete (can be restored)"), permissions=["delete"])
     def delete_contacts(self, request, queryset):
         count = services.delete_contacts(queryset)
         self.message_user(
             request,
-            f"Deleted {count} contact(s). Find them under Status → Deleted to restore them.",
+            ngettext(
+                "Deleted %(count)d contact. Find it under Status → Deleted to restore it.",
+                "Deleted %(count)d contacts. Find them under Status → Deleted to restore them.",
+                count,
+            )
+            % {"count": count},
             messages.SUCCESS,
         )
 
-    @action(description="Restore deleted", permissions=["delete"])
+    @action(description=_("Restore deleted"), permissions=["delete"])
     def restore(self, request, queryset):
         restored, problems = services.restore_contacts(queryset)
-        self.message_user(request, f"Restored {restored} contact(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("Restored %(count)d contact.", "Restored %(count)d contacts.", restored) % {"count": restored},
+            messages.SUCCESS,
+        )
         for problem in problems:
             self.message_user(request, problem, messages.WARNING)
 
@@ -381,16 +422,23 @@ class ContactListAdmin(ModelAdmin):
     change_form_after_template = "admin/contacts/contactlist/members_link.html"
     actions_detail = ["open_members", "export_list"]
 
-    @action(description="Members", icon="group", url_path="members-of", permissions=["view"])
+    @action(description=_("Members"), icon="group", url_path="members-of", permissions=["view"])
     def open_members(self, request, object_id):
         return HttpResponseRedirect(reverse("admin:contacts_contactlist_members", args=[object_id]))
 
-    @action(description="Export", icon="download", url_path="export-list", permissions=["export"])
+    @action(description=_("Export"), icon="download", url_path="export-list", permissions=["export"])
     def export_list(self, request, object_id):
         return HttpResponseRedirect(reverse("admin:contacts_contactexport_start") + f"?list_id={object_id}")
 
     def has_export_permission(self, request, obj=None):
         return request.user.has_perm("contacts.export_contact")
+
+    def get_deleted_objects(self, objs, request):
+        """Lists a switched-on automation uses are protected: the page names it and refuses (issue 12)."""
+        from .usage import blocking_list_uses
+
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms, [*protected, *blocking_list_uses(objs)]
 
     def get_queryset(self, request):
         return (
@@ -401,11 +449,13 @@ class ContactListAdmin(ModelAdmin):
             )
         )
 
-    @display(description="Members", ordering="member_count")
+    @display(description=_("Members"), ordering="member_count")
     def members_column(self, obj):
         url = reverse("admin:contacts_contactlist_members", args=[obj.pk])
         return format_html(
-            '<a class="text-primary-600 underline" href="{}">{} members</a>', url, obj.member_count
+            '<a class="text-primary-600 underline" href="{}">{}</a>',
+            url,
+            ngettext("%(count)d member", "%(count)d members", obj.member_count) % {"count": obj.member_count},
         )
 
     def save_model(self, request, obj, form, change):
@@ -436,17 +486,29 @@ class ContactListAdmin(ModelAdmin):
             if "remove" in request.POST:
                 ids = [int(i) for i in request.POST.getlist("contact") if i.isdigit()]
                 removed = services.remove_from_list(contact_list, ids)
-                messages.success(request, f"Removed {removed} contact(s) from “{contact_list.name}”.")
+                messages.success(
+                    request,
+                    ngettext(
+                        "Removed %(count)d contact from “%(list)s”.", "Removed %(count)d contacts from “%(list)s”.", removed
+                    )
+                    % {"count": removed, "list": contact_list.name},
+                )
                 return HttpResponseRedirect(request.get_full_path())
             add_form = AddMembersForm(request.POST)
             if add_form.is_valid():
                 found, unknown, invalid = self._contacts_for_phones(add_form.cleaned_data["phones"])
                 added = services.add_to_list(contact_list, found) if found else 0
-                messages.success(request, f"Added {added} contact(s) to “{contact_list.name}”.")
+                messages.success(
+                    request,
+                    ngettext("Added %(count)d contact to “%(list)s”.", "Added %(count)d contacts to “%(list)s”.", added)
+                    % {"count": added, "list": contact_list.name},
+                )
                 if unknown:
-                    messages.warning(request, "Not contacts yet (add them first): " + ", ".join(unknown[:20]))
+                    messages.warning(
+                        request, gettext("Not contacts yet (add them first): %(phones)s") % {"phones": ", ".join(unknown[:20])}
+                    )
                 if invalid:
-                    messages.error(request, "Not valid numbers: " + "; ".join(invalid[:20]))
+                    messages.error(request, gettext("Not valid numbers: %(phones)s") % {"phones": "; ".join(invalid[:20])})
                 return HttpResponseRedirect(request.get_full_path())
         term = request.GET.get("q", "")
         members = services.search_contacts(
@@ -459,7 +521,7 @@ class ContactListAdmin(ModelAdmin):
             "admin/contacts/contactlist/members.html",
             {
                 **self.admin_site.each_context(request),
-                "title": f"Members of “{contact_list.name}”",
+                "title": gettext("Members of “%(list)s”") % {"list": contact_list.name},
                 "contact_list": contact_list,
                 "page": page,
                 "q": term,
@@ -496,7 +558,7 @@ class CustomFieldAdmin(ModelAdmin):
     search_fields = ["label", "key"]
     list_filter = ["type"]
 
-    @display(description="Choices")
+    @display(description=_("Choices"))
     def choices_column(self, obj):
         return ", ".join(map(str, obj.choices or [])) or "—"
 
@@ -513,7 +575,7 @@ class TagAdmin(ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(contact_count=Count("contacts"))
 
-    @display(description="Contacts", ordering="contact_count")
+    @display(description=_("Contacts"), ordering="contact_count")
     def contacts_column(self, obj):
         url = reverse("admin:contacts_contact_changelist") + f"?tag={obj.pk}"
         return format_html('<a class="underline" href="{}">{}</a>', url, obj.contact_count)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -30,24 +31,24 @@ def as_drf_error(exc: DjangoValidationError) -> ValidationError:
 
 
 class ContactSerializer(serializers.ModelSerializer):
-    phone = serializers.CharField(help_text="Any human format; stored in E.164 (default country applies).")
+    phone = serializers.CharField(help_text=_("Any human format; stored in E.164 (default country applies)."))
     # Written as names/ids; read back by to_representation from prefetched rows.
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, write_only=True)
     lists = serializers.ListField(
-        child=serializers.IntegerField(), required=False, write_only=True, help_text="List ids"
+        child=serializers.IntegerField(), required=False, write_only=True, help_text=_("List ids")
     )
     secondary_phones = serializers.ListField(
         child=serializers.CharField(max_length=40),
         required=False,
         max_length=services.MAX_SECONDARY_PHONES,
-        help_text="Other numbers, any human format; stored in E.164.",
+        help_text=_("Other numbers, any human format; stored in E.164."),
     )
-    fields = serializers.DictField(required=False, help_text="Custom field values by key")
+    fields = serializers.DictField(required=False, help_text=_("Custom field values by key"))
     country_hint = serializers.CharField(
         write_only=True,
         required=False,
         max_length=2,
-        help_text="Parse the phone for this country (ISO code).",
+        help_text=_("Parse the phone for this country (ISO code)."),
     )
 
     class Meta:
@@ -74,7 +75,7 @@ class ContactSerializer(serializers.ModelSerializer):
     def create(self, validated_data):
         country = validated_data.pop("country_hint", None)
         try:
-            return services.create_contact(validated_data, country=country)
+            return services.create_contact(validated_data, country=country, source="api")
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
 
@@ -122,7 +123,7 @@ class CustomFieldSerializer(serializers.ModelSerializer):
         child=serializers.CharField(max_length=services.MAX_CHOICE_LENGTH),
         required=False,
         max_length=services.MAX_CHOICES,
-        help_text="For 'choice' fields: the allowed values.",
+        help_text=_("For 'choice' fields: the allowed values."),
     )
 
     def create(self, validated_data):
@@ -161,15 +162,15 @@ class TagSerializer(serializers.ModelSerializer):
 
 class ContactFilter(django_filters.FilterSet):
     list = django_filters.NumberFilter(
-        field_name="memberships__contact_list", label="In list (id)", min_value=1, max_value=2**63 - 1
+        field_name="memberships__contact_list", label=_("In list (id)"), min_value=1, max_value=2**63 - 1
     )
-    tag = django_filters.CharFilter(field_name="tags__name", label="Has tag (name)")
+    tag = django_filters.CharFilter(field_name="tags__name", label=_("Has tag (name)"))
     language = django_filters.CharFilter()
     opted_out = django_filters.BooleanFilter()
     blocked = django_filters.BooleanFilter()
     updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     field = django_filters.CharFilter(
-        method="filter_custom_field", label="Custom field value as key:value, e.g. tier:gold"
+        method="filter_custom_field", label=_("Custom field value as key:value, e.g. tier:gold")
     )
 
     class Meta:
@@ -217,6 +218,17 @@ class ContactListViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return ContactList.objects.annotate(member_count=Count("memberships", filter=_live_members()))
 
+    def perform_destroy(self, instance):
+        from django.utils.translation import gettext
+
+        from .usage import blocking_list_uses
+
+        uses = blocking_list_uses([instance])  # e.g. a switched-on automation (issue 12)
+        if uses:
+            message = gettext("The list %(list)s cannot be deleted: it is used by %(uses)s.")
+            raise serializers.ValidationError({"detail": message % {"list": instance.name, "uses": "; ".join(uses)}})
+        instance.delete()
+
     @extend_schema(
         methods=["GET"], responses=ContactSerializer(many=True), description="The list's members, paginated."
     )
@@ -249,13 +261,17 @@ class ContactListViewSet(viewsets.ModelViewSet):
         try:
             if request.method == "POST":
                 changed = {
-                    "added": services.add_to_list(contact_list, payload.validated_data["contacts"]),
+                    "added": services.add_to_list(
+                        contact_list, payload.validated_data["contacts"], source="api"
+                    ),
                     "removed": 0,
                 }
             else:
                 changed = {
                     "added": 0,
-                    "removed": services.remove_from_list(contact_list, payload.validated_data["contacts"]),
+                    "removed": services.remove_from_list(
+                        contact_list, payload.validated_data["contacts"], source="api"
+                    ),
                 }
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from django.apps import apps
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from localization.formatting import format_number
 
 from .models import Contact, ContactList, CustomField, Tag
 from .pagination import estimated_count
@@ -18,20 +21,21 @@ def _url(name: str, query: str = "") -> str:
 
 def _count(queryset) -> str:
     value, exact = estimated_count(queryset)
-    return f"{value:,}" if exact else f"about {value:,}"
+    return format_number(value) if exact else _("about %(count)s") % {"count": format_number(value)}
 
 
 def dashboard_callback(request, context):
     cards = [
-        {"title": "Contacts", "value": _count(Contact.objects.all()), "url": _url("admin:contacts_contact_changelist"), "icon": "contacts"},
-        {"title": "Can be messaged", "value": _count(Contact.objects.filter(opted_out=False, blocked=False)), "url": _url("admin:contacts_contact_changelist", "?status=active"), "icon": "mark_chat_read"},
-        {"title": "Opted out", "value": _count(Contact.objects.filter(opted_out=True)), "url": _url("admin:contacts_contact_changelist", "?status=opted_out"), "icon": "unsubscribe"},
-        {"title": "Lists", "value": f"{ContactList.objects.count():,}", "url": _url("admin:contacts_contactlist_changelist"), "icon": "format_list_bulleted"},
-        {"title": "Tags", "value": f"{Tag.objects.count():,}", "url": _url("admin:contacts_tag_changelist"), "icon": "sell"},
-        {"title": "Custom fields", "value": f"{CustomField.objects.count():,}", "url": _url("admin:contacts_customfield_changelist"), "icon": "tune"},
+        {"title": _("Contacts"), "value": _count(Contact.objects.all()), "url": _url("admin:contacts_contact_changelist"), "icon": "contacts"},
+        {"title": _("Can be messaged"), "value": _count(Contact.objects.filter(opted_out=False, blocked=False)), "url": _url("admin:contacts_contact_changelist", "?status=active"), "icon": "mark_chat_read"},
+        {"title": _("Opted out"), "value": _count(Contact.objects.filter(opted_out=True)), "url": _url("admin:contacts_contact_changelist", "?status=opted_out"), "icon": "unsubscribe"},
+        {"title": _("Lists"), "value": format_number(ContactList.objects.count()), "url": _url("admin:contacts_contactlist_changelist"), "icon": "format_list_bulleted"},
+        {"title": _("Tags"), "value": format_number(Tag.objects.count()), "url": _url("admin:contacts_tag_changelist"), "icon": "sell"},
+        {"title": _("Custom fields"), "value": format_number(CustomField.objects.count()), "url": _url("admin:contacts_customfield_changelist"), "icon": "tune"},
     ]  # fmt: skip
     accounts = []
-    if apps.is_installed("messaging"):
+    # Balances and health are for Managers (accounts hold credentials and cost money).
+    if apps.is_installed("messaging") and request.user.has_perm("messaging.change_provideraccount"):
         ProviderAccount = apps.get_model("messaging", "ProviderAccount")
         for account in ProviderAccount.objects.all()[:10]:
             accounts.append(
@@ -45,6 +49,10 @@ def dashboard_callback(request, context):
                 }
             )
     context.update({"cards": cards, "accounts": accounts})
+    if apps.is_installed("campaigns") and request.user.has_perm("campaigns.view_campaign"):
+        from campaigns.dashboard import overview_context  # issue 10: the messaging overview
+
+        context.update(overview_context(request))
     return context
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from unfold.widgets import (
     UnfoldAdminCheckboxSelectMultipleWidget,
     UnfoldAdminDateWidget,
@@ -18,7 +20,7 @@ from .models import Contact, ContactList, CustomField
 
 
 def custom_form_field(definition: CustomField) -> forms.Field:
-    label, common = definition.label, {"required": False, "help_text": f"Custom field “{definition.key}”"}
+    label, common = definition.label, {"required": False, "help_text": gettext("Custom field “%(key)s”") % {"key": definition.key}}
     if definition.type == CustomField.Type.NUMBER:
         return forms.DecimalField(label=label, widget=UnfoldAdminTextInputWidget, **common)
     if definition.type == CustomField.Type.DATE:
@@ -36,16 +38,17 @@ class ContactAdminForm(forms.ModelForm):
 
     phone = forms.CharField(
         max_length=40,
+        label=_("Phone"),
         widget=UnfoldAdminTextInputWidget,
-        help_text="Any format, e.g. 333 123 4567 or +44 20 7946 0958. Saved in international (E.164) form.",
+        help_text=_("Any format, e.g. 333 123 4567 or +44 20 7946 0958. Saved in international (E.164) form."),
     )
 
     member_of = forms.ModelMultipleChoiceField(
         queryset=ContactList.objects.all(),
         required=False,
-        label="Lists",
+        label=_("Lists"),
         widget=UnfoldAdminCheckboxSelectMultipleWidget,
-        help_text="The lists this contact belongs to.",
+        help_text=_("The lists this contact belongs to."),
     )
 
     class Meta:
@@ -75,7 +78,7 @@ class ContactAdminForm(forms.ModelForm):
         except services.DuplicatePhone as exc:
             raise ValidationError(
                 format_html(
-                    '{} already belongs to <a class="underline" href="{}">{}</a>.',
+                    gettext('{} already belongs to <a class="underline" href="{}">{}</a>.'),
                     exc.other.phone,
                     exc.other.get_admin_url(),
                     exc.other.display_name,
@@ -106,16 +109,16 @@ class ContactAdminForm(forms.ModelForm):
 
 class ChooseListForm(forms.Form):
     contact_list = forms.ModelChoiceField(
-        queryset=ContactList.objects.all(), required=False, label="List", widget=UnfoldAdminSelectWidget
+        queryset=ContactList.objects.all(), required=False, label=_("List"), widget=UnfoldAdminSelectWidget
     )
     new_list = forms.CharField(
-        required=False, label="…or a new list called", widget=UnfoldAdminTextInputWidget, max_length=150
+        required=False, label=_("…or a new list called"), widget=UnfoldAdminTextInputWidget, max_length=150
     )
 
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("contact_list") and not cleaned.get("new_list", "").strip():
-            raise ValidationError("Choose a list, or type a name for a new one.")
+            raise ValidationError(gettext("Choose a list, or type a name for a new one."))
         return cleaned
 
     def get_list(self, user=None) -> ContactList:
@@ -126,13 +129,13 @@ class ChooseListForm(forms.Form):
 
 class ExistingListForm(forms.Form):
     contact_list = forms.ModelChoiceField(
-        queryset=ContactList.objects.all(), label="List", widget=UnfoldAdminSelectWidget
+        queryset=ContactList.objects.all(), label=_("List"), widget=UnfoldAdminSelectWidget
     )
 
 
 class TagForm(forms.Form):
     tags = forms.CharField(
-        label="Tags", help_text="One or more, separated by commas.", widget=UnfoldAdminTextInputWidget
+        label=_("Tags"), help_text=_("One or more, separated by commas."), widget=UnfoldAdminTextInputWidget
     )
 
     def tag_names(self) -> list[str]:
@@ -141,14 +144,14 @@ class TagForm(forms.Form):
 
 class OptOutForm(forms.Form):
     reason = forms.CharField(
-        label="Reason", required=False, max_length=255, widget=UnfoldAdminTextInputWidget,
-        help_text="Kept with the contact, e.g. 'asked by phone on 3 May'.",
+        label=_("Reason"), required=False, max_length=255, widget=UnfoldAdminTextInputWidget,
+        help_text=_("Kept with the contact, e.g. 'asked by phone on 3 May'."),
     )  # fmt: skip
 
 
 class AddMembersForm(forms.Form):
     phones = forms.CharField(
-        label="Add contacts by phone",
+        label=_("Add contacts by phone"),
         widget=forms.Textarea(attrs={"rows": 3, "class": "border rounded-md w-full p-2"}),
-        help_text="One number per line, any format. Numbers that are not contacts yet are reported.",
+        help_text=_("One number per line, any format. Numbers that are not contacts yet are reported."),
     )

@@ -13,27 +13,29 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class CustomField(models.Model):
     """A field staff define once and fill per contact (values live in Contact.fields by key)."""
 
     class Type(models.TextChoices):
-        TEXT = "text", "Text"
-        NUMBER = "number", "Number"
-        DATE = "date", "Date"
-        BOOLEAN = "boolean", "Yes / no"
-        CHOICE = "choice", "Choice"
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        DATE = "date", _("Date")
+        BOOLEAN = "boolean", _("Yes / no")
+        CHOICE = "choice", _("Choice")
 
     key = models.SlugField(
         max_length=64,
         unique=True,
-        help_text="Short name used in imports, the API and templates, e.g. 'loyalty_tier'.",
+        help_text=_("Short name used in imports, the API and templates, e.g. 'loyalty_tier'."),
     )
     label = models.CharField(max_length=100)
     type = models.CharField(max_length=10, choices=Type.choices, default=Type.TEXT)
     choices = models.JSONField(
-        default=list, blank=True, help_text="For 'Choice' fields: the allowed values, one per entry."
+        default=list, blank=True, help_text=_("For 'Choice' fields: the allowed values, one per entry.")
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -59,17 +61,19 @@ class CustomField(models.Model):
             return str(value)
         if self.type == self.Type.NUMBER:
             if isinstance(value, bool):
-                raise ValidationError(f"'{self.key}' must be a number, not yes/no")
+                raise ValidationError(gettext("'%(key)s' must be a number, not yes/no") % {"key": self.key})
             from config.hardening import bounded_number_text
 
             if isinstance(value, float) and not math.isfinite(value):
-                raise ValidationError(f"'{self.key}' must be a finite number")
+                raise ValidationError(gettext("'%(key)s' must be a finite number") % {"key": self.key})
             try:
                 number = Decimal(bounded_number_text(str(value), self.key).replace(",", "."))
             except InvalidOperation:
-                raise ValidationError(f"'{self.key}' must be a number, got {value!r}") from None
+                raise ValidationError(
+                    gettext("'%(key)s' must be a number, got %(value)r") % {"key": self.key, "value": value}
+                ) from None
             if not number.is_finite():
-                raise ValidationError(f"'{self.key}' must be a finite number")
+                raise ValidationError(gettext("'%(key)s' must be a finite number") % {"key": self.key})
             return int(number) if number == number.to_integral_value() else float(number)
         if self.type == self.Type.DATE:
             if isinstance(value, dt.datetime):
@@ -82,7 +86,10 @@ class CustomField(models.Model):
                     return dt.datetime.strptime(text, fmt).date().isoformat()
                 except ValueError:
                     continue
-            raise ValidationError(f"'{self.key}' must be a date (YYYY-MM-DD or DD/MM/YYYY), got {value!r}")
+            raise ValidationError(
+                gettext("'%(key)s' must be a date (YYYY-MM-DD or DD/MM/YYYY), got %(value)r")
+                % {"key": self.key, "value": value}
+            )
         if self.type == self.Type.BOOLEAN:
             if isinstance(value, bool):
                 return value
@@ -91,15 +98,20 @@ class CustomField(models.Model):
                 return True
             if text in self._FALSE:
                 return False
-            raise ValidationError(f"'{self.key}' must be yes or no, got {value!r}")
+            raise ValidationError(
+                gettext("'%(key)s' must be yes or no, got %(value)r") % {"key": self.key, "value": value}
+            )
         if self.type == self.Type.CHOICE:
             text = str(value).strip()
             for choice in self.choices or []:
                 if str(choice).lower() == text.lower():
                     return choice
-            allowed = ", ".join(map(str, self.choices or [])) or "none defined"
-            raise ValidationError(f"'{self.key}' must be one of: {allowed}; got {value!r}")
-        raise ValidationError(f"'{self.key}' has an unknown type")
+            allowed = ", ".join(map(str, self.choices or [])) or gettext("none defined")
+            raise ValidationError(
+                gettext("'%(key)s' must be one of: %(allowed)s; got %(value)r")
+                % {"key": self.key, "allowed": allowed, "value": value}
+            )
+        raise ValidationError(gettext("'%(key)s' has an unknown type") % {"key": self.key})
 
 
 class Tag(models.Model):
@@ -131,16 +143,16 @@ class LiveContactManager(models.Manager.from_queryset(ContactQuerySet)):
 class Contact(models.Model):
     class Gender(models.TextChoices):
         UNKNOWN = "", "—"
-        FEMALE = "female", "Female"
-        MALE = "male", "Male"
-        OTHER = "other", "Other"
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+        OTHER = "other", _("Other")
 
-    phone = models.CharField(max_length=20, help_text="E.164, e.g. +393331234567")
+    phone = models.CharField(max_length=20, help_text=_("E.164, e.g. +393331234567"))
     secondary_phones = models.JSONField(default=list, blank=True)
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
-    language = models.CharField(max_length=10, blank=True, help_text="ISO 639-1 code, e.g. 'it'")
+    language = models.CharField(max_length=10, blank=True, help_text=_("ISO 639-1 code, e.g. 'it'"))
     gender = models.CharField(max_length=10, choices=Gender.choices, blank=True)
     birth_date = models.DateField(null=True, blank=True)
     company = models.CharField(max_length=200, blank=True)
@@ -148,9 +160,9 @@ class Contact(models.Model):
     city = models.CharField(max_length=100, blank=True)
     province = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166 code, e.g. IT")
+    country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166 code, e.g. IT"))
     notes = models.TextField(blank=True)
-    fields = models.JSONField(default=dict, blank=True, help_text="Custom field values by key")
+    fields = models.JSONField(default=dict, blank=True, help_text=_("Custom field values by key"))
 
     tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
     lists = models.ManyToManyField("ContactList", through="Membership", blank=True, related_name="contacts")
@@ -176,11 +188,10 @@ class Contact(models.Model):
         ]
         indexes = [
             models.Index(fields=["last_name", "first_name"], name="contact_name_idx"),
-            models.Index(fields=["email"], name="contact_email_idx"),
             models.Index(fields=["language"], name="contact_language_idx"),
             models.Index(fields=["updated_at"], name="contact_updated_idx"),
         ]
-        permissions = [("export_contact", "Can export contacts")]
+        permissions = [("export_contact", _("Can export contacts"))]
 
     def __str__(self):
         return self.display_name
@@ -209,16 +220,20 @@ class ContactList(models.Model):
 
     class Meta:
         ordering = ["name"]
-        verbose_name = "list"
-        verbose_name_plural = "lists"
+        verbose_name = _("list")
+        verbose_name_plural = _("lists")
 
     def __str__(self):
         return self.name
 
 
 class Membership(models.Model):
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
-    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE, related_name="memberships")
+    # No single-column indexes: (contact, contact_list) and the unique (contact_list, contact)
+    # already lead with each column, and every index costs each imported contact an insertion.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships", db_index=False)
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -228,7 +243,8 @@ class Membership(models.Model):
         indexes = [models.Index(fields=["contact", "contact_list"], name="membership_contact_idx")]
 
     def __str__(self):
-        return f"{self.contact_id} in {self.contact_list_id}"
+        return gettext("%(contact)s in %(list)s") % {"contact": self.contact_id, "list": self.contact_list_id}
 
 
+from .events import ContactEvent  # noqa: E402,F401
 from .imports.models import ContactExport, ContactImport  # noqa: E402,F401

@@ -11,23 +11,25 @@ from dataclasses import dataclass
 
 import phonenumbers
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _NON_DIGITS = re.compile(r"\D+")
 
 _REASONS = {
-    ValidationResult.TOO_SHORT: "too short",
-    ValidationResult.TOO_LONG: "too long",
-    ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
-    ValidationResult.INVALID_LENGTH: "wrong number of digits",
+    ValidationResult.TOO_SHORT: _("too short"),
+    ValidationResult.TOO_LONG: _("too long"),
+    ValidationResult.INVALID_COUNTRY_CODE: _("unknown country code"),
+    ValidationResult.INVALID_LENGTH: _("wrong number of digits"),
 }
 _PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    NumberParseException.NOT_A_NUMBER: "not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
+    NumberParseException.INVALID_COUNTRY_CODE: _("unknown country code"),
+    NumberParseException.NOT_A_NUMBER: _("not a phone number"),
+    NumberParseException.TOO_SHORT_AFTER_IDD: _("too short"),
+    NumberParseException.TOO_SHORT_NSN: _("too short"),
+    NumberParseException.TOO_LONG: _("too long"),
 }
 
 
@@ -53,10 +55,10 @@ def normalize_phone(raw, country: str | None = None) -> str:
 def parse_phone(raw, country: str | None = None) -> ParsedPhone:
     country = (country or default_country()).upper()
     if raw is None:
-        raise PhoneError("missing")
+        raise PhoneError(gettext("missing"))
     text = str(raw).strip()
     if not text:
-        raise PhoneError("missing")
+        raise PhoneError(gettext("missing"))
     if text.lower().startswith("tel:"):
         text = text[4:]
     text = text.replace("\u00a0", " ")
@@ -67,17 +69,17 @@ def parse_phone(raw, country: str | None = None) -> ParsedPhone:
     try:
         number = phonenumbers.parse(text, country)
     except NumberParseException as exc:
-        raise PhoneError(_PARSE_REASONS.get(exc.error_type, "not a phone number")) from None
+        raise PhoneError(str(_PARSE_REASONS.get(exc.error_type, _("not a phone number")))) from None
     reason = _REASONS.get(phonenumbers.is_possible_number_with_reason(number))
     if reason:
-        raise PhoneError(reason)
+        raise PhoneError(str(reason))
     if not phonenumbers.is_valid_number(number):
         # An invalid number has no region of its own; name the one its calling code belongs to.
         region = phonenumbers.region_code_for_number(number) or phonenumbers.region_code_for_country_code(
             number.country_code
         )
         region = country if region in (None, "", "ZZ") else region
-        raise PhoneError(f"not a valid number for {region}")
+        raise PhoneError(gettext("not a valid number for %(country)s") % {"country": region})
     kind = phonenumbers.number_type(number)
     is_mobile = None
     if kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE):

@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from .events import ContactEvent, record_events
 from .models import Contact, ContactList, CustomField, Membership, Tag
 from .phones import PhoneError, normalize_phone, search_digits
 
@@ -32,9 +34,12 @@ class DuplicatePhone(ValidationError):
 
     def __init__(self, field: str, phone: str, other: Contact):
         self.other = other
-        name = f"{other.first_name} {other.last_name}".strip() or "another contact"
+        name = f"{other.first_name} {other.last_name}".strip() or _("another contact")
         super().__init__(
-            {field: f"{phone} already belongs to {name} (contact #{other.pk}, {other.get_admin_url()})"}
+            {
+                field: _("%(phone)s already belongs to %(name)s (contact #%(id)s, %(url)s)")
+                % {"phone": phone, "name": name, "id": other.pk, "url": other.get_admin_url()}
+            }
         )
 
 
@@ -46,7 +51,7 @@ def clean_phone(
         phone = normalize_phone(raw, country)
     except PhoneError as exc:
         raise ValidationError(
-            {field: f"{exc}: {str(raw).strip()!r}" if str(raw).strip() else "required"}
+            {field: f"{exc}: {str(raw).strip()!r}" if str(raw).strip() else _("required")}
         ) from None
     clash = (
         Contact.objects.filter(phone=phone)
@@ -66,14 +71,14 @@ def clean_custom_fields(
     if not values:
         return {}
     if not isinstance(values, Mapping):
-        raise ValidationError({"fields": "must be an object of custom field values by key"})
+        raise ValidationError({"fields": _("must be an object of custom field values by key")})
     definitions = definitions if definitions is not None else {f.key: f for f in CustomField.objects.all()}
     cleaned, errors = {}, []
     for key, value in values.items():
         definition = definitions.get(key)
         if definition is None:
-            known = ", ".join(sorted(definitions)) or "none defined yet"
-            errors.append(f"unknown custom field '{key}' (known: {known})")
+            known = ", ".join(sorted(definitions)) or _("none defined yet")
+            errors.append(_("unknown custom field '%(key)s' (known: %(known)s)") % {"key": key, "known": known})
             continue
         try:
             cleaned[key] = definition.clean_value(value)
@@ -98,9 +103,9 @@ def clean_secondary_phones(value, *, country: str | None = None) -> list[str]:
     if isinstance(value, str):
         value = [part for part in value.replace(";", ",").split(",") if part.strip()]
     if not isinstance(value, list | tuple):
-        raise ValidationError({"secondary_phones": "must be a list of phone numbers"})
+        raise ValidationError({"secondary_phones": _("must be a list of phone numbers")})
     if len(value) > MAX_SECONDARY_PHONES:
-        raise ValidationError({"secondary_phones": f"at most {MAX_SECONDARY_PHONES} numbers"})
+        raise ValidationError({"secondary_phones": _("at most %(count)d numbers") % {"count": MAX_SECONDARY_PHONES}})
     phones, errors = [], []
     for raw in value:
         if not isinstance(raw, str | int) or isinstance(raw, bool):
@@ -140,7 +145,7 @@ def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
     found = {cl.pk: cl for cl in ContactList.objects.filter(pk__in=ids)}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError({"lists": f"no list with id {', '.join(map(str, missing))}"})
+        raise ValidationError({"lists": _("no list with id %(ids)s") % {"ids": ", ".join(map(str, missing))}})
     return [found[i] for i in ids]
 
 
@@ -169,17 +174,17 @@ def create_tag(name: str) -> Tag:
 
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "A tag needs a name."})
+        raise ValidationError({"name": _("A tag needs a name.")})
     if len(name) > 64:
-        raise ValidationError({"name": "At most 64 characters."})
+        raise ValidationError({"name": _("At most 64 characters.")})
     clean_text(name, "name")
     if Tag.objects.filter(name=name).exists():
-        raise ValidationError({"name": f"A tag called '{name}' already exists."})
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}})
     try:
         with transaction.atomic():
             return Tag.objects.create(name=name)
     except IntegrityError:
-        raise ValidationError({"name": f"A tag called '{name}' already exists."}) from None
+        raise ValidationError({"name": _("A tag called '%(name)s' already exists.") % {"name": name}}) from None
 
 
 # --- custom fields ---------------------------------------------------------------------------------
@@ -195,9 +200,9 @@ def clean_choices(value) -> list[str]:
     if value in (None, ""):
         return []
     if not isinstance(value, list | tuple):
-        raise ValidationError({"choices": "must be a list of texts"})
+        raise ValidationError({"choices": _("must be a list of texts")})
     if len(value) > MAX_CHOICES:
-        raise ValidationError({"choices": f"at most {MAX_CHOICES} choices"})
+        raise ValidationError({"choices": _("at most %(count)d choices") % {"count": MAX_CHOICES}})
     choices, errors = [], []
     for item in value:
         if not isinstance(item, str):
@@ -208,7 +213,7 @@ def clean_choices(value) -> list[str]:
         if reason:
             errors.append(reason)
         elif not text:
-            errors.append("a choice cannot be empty")
+            errors.append(_("a choice cannot be empty"))
         elif len(text) > MAX_CHOICE_LENGTH:
             errors.append(f"'{text[:20]}…' is longer than {MAX_CHOICE_LENGTH} characters")
         elif text.lower() not in (c.lower() for c in choices):
@@ -224,7 +229,7 @@ def _custom_field_key(key: str, label: str) -> str:
     key = (key or "").strip() or slugify(label or "").replace("-", "_")[:64]
     if not key:
         raise ValidationError(
-            {"key": "Give a key (letters, digits, _): this label has no letters or digits to make one from."}
+            {"key": _("Give a key (letters, digits, _): this label has no letters or digits to make one from.")}
         )
     return key
 
@@ -237,18 +242,18 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
     label = (label or "").strip()
     errors = {}
     if not label:
-        errors["label"] = "A custom field needs a label."
+        errors["label"] = _("A custom field needs a label.")
     try:
         clean_text(label, "label")
         key = _custom_field_key(key, label)
         if CustomField.objects.filter(key=key).exists():
-            raise ValidationError({"key": f"The key '{key}' is already used by another custom field."})
+            raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}})
     except ValidationError as exc:
         errors.update(exc.message_dict)
     try:
         choices = clean_choices(choices)
         if type == CustomField.Type.CHOICE and not choices:
-            raise ValidationError({"choices": "A choice field needs at least one choice."})
+            raise ValidationError({"choices": _("A choice field needs at least one choice.")})
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
@@ -259,7 +264,7 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
         with transaction.atomic():
             field.save()
     except IntegrityError:
-        raise ValidationError({"key": f"The key '{key}' is already used by another custom field."}) from None
+        raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}}) from None
     return field
 
 
@@ -271,13 +276,17 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
     errors = {}
     for locked in ("key", "type"):
         if locked in changes and changes[locked] != getattr(field, locked):
-            errors[locked] = f"The {locked} of an existing custom field cannot change."
+            errors[locked] = (
+                _("The key of an existing custom field cannot change.")
+                if locked == "key"
+                else _("The type of an existing custom field cannot change.")
+            )
     if "label" in changes:
         label = (changes["label"] or "").strip()
         try:
             clean_text(label, "label")
             if not label:
-                raise ValidationError({"label": "A custom field needs a label."})
+                raise ValidationError({"label": _("A custom field needs a label.")})
             field.label = label
         except ValidationError as exc:
             errors.update(exc.message_dict)
@@ -285,7 +294,7 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
         try:
             field.choices = clean_choices(changes["choices"])
             if field.type == CustomField.Type.CHOICE and not field.choices:
-                raise ValidationError({"choices": "A choice field needs at least one choice."})
+                raise ValidationError({"choices": _("A choice field needs at least one choice.")})
         except ValidationError as exc:
             errors.update(exc.message_dict)
     if errors:
@@ -299,10 +308,11 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
 
 
 @transaction.atomic
-def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Contact:
+def create_contact(data: Mapping[str, Any], *, country: str | None = None, source: str = "manual") -> Contact:
     """Create a contact from plain data (phone in any human format, fields by key, list ids, tag names).
 
     Validates everything before writing; raises ValidationError with per-field messages.
+    `source` (manual, api, inbound…) is recorded on the contact_created event.
     """
     errors: dict[str, list] = {}
     phone = fields = lists = duplicate = None
@@ -337,12 +347,25 @@ def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Co
     _check_texts(contact)
     contact.full_clean(exclude=["phone", "fields"])
     _save_contact(contact)
+    record_events(ContactEvent.Kind.CONTACT_CREATED, [contact.pk], source=source)
     if lists:
         Membership.objects.bulk_create([Membership(contact=contact, contact_list=cl) for cl in lists])
+        for cl in lists:
+            record_events(ContactEvent.Kind.LIST_ADDED, [contact.pk], source=source, data=_list_data(cl))
     tags = _resolve_tags(data.get("tags"))
     if tags:
         contact.tags.add(*tags)
+        for tag in tags:
+            record_events(ContactEvent.Kind.TAG_ADDED, [contact.pk], source=source, data=_tag_data(tag))
     return contact
+
+
+def _list_data(contact_list) -> dict:
+    return {"list_id": contact_list.pk, "list": contact_list.name}
+
+
+def _tag_data(tag) -> dict:
+    return {"tag_id": tag.pk, "tag": tag.name}
 
 
 @transaction.atomic
@@ -385,7 +408,12 @@ def update_contact(contact: Contact, data: Mapping[str, Any], *, country: str | 
     if lists is not None:
         set_contact_lists(contact, lists)
     if "tags" in data:
-        contact.tags.set(_resolve_tags(data["tags"]))
+        tags = _resolve_tags(data["tags"])
+        had = set(contact.tags.values_list("pk", flat=True))
+        contact.tags.set(tags)
+        for tag in tags:
+            if tag.pk not in had:
+                record_events(ContactEvent.Kind.TAG_ADDED, [contact.pk], source="manual", data=_tag_data(tag))
     return contact
 
 
@@ -398,7 +426,7 @@ def _save_contact(contact: Contact) -> None:
         other = Contact.objects.filter(phone=contact.phone).exclude(pk=contact.pk).first()
         if other is not None:
             raise DuplicatePhone("phone", contact.phone, other) from None
-        raise ValidationError({"phone": f"{contact.phone} was just saved by someone else; try again."}) from None
+        raise ValidationError({"phone": _("%(phone)s was just saved by someone else; try again.") % {"phone": contact.phone}}) from None
 
 
 def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:
@@ -409,12 +437,18 @@ def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:
 
 
 def set_contact_lists(contact: Contact, lists: Iterable[ContactList]) -> None:
+    lists = list(lists)
     wanted = {cl.pk for cl in lists}
     current = set(contact.memberships.values_list("contact_list_id", flat=True))
     Membership.objects.filter(contact=contact, contact_list_id__in=current - wanted).delete()
     Membership.objects.bulk_create(
         [Membership(contact=contact, contact_list_id=pk) for pk in wanted - current], ignore_conflicts=True
     )
+    for cl in lists:
+        if cl.pk not in current:
+            record_events(ContactEvent.Kind.LIST_ADDED, [contact.pk], source="manual", data=_list_data(cl))
+    for cl in ContactList.objects.filter(pk__in=current - wanted):
+        record_events(ContactEvent.Kind.LIST_REMOVED, [contact.pk], source="manual", data=_list_data(cl))
 
 
 def opt_out_contacts(contacts: QuerySet[Contact], reason: str = "") -> int:
@@ -452,7 +486,8 @@ def restore_contacts(contacts: QuerySet[Contact]) -> tuple[int, list[str]]:
         other = Contact.objects.filter(phone=contact.phone).first()
         if other is not None:
             problems.append(
-                f"{contact.phone} is now used by {other.display_name}; #{contact.pk} stays deleted."
+                _("%(phone)s is now used by %(other)s; #%(id)s stays deleted.")
+                % {"phone": contact.phone, "other": other.display_name, "id": contact.pk}
             )
             continue
         Contact.all_objects.filter(pk=contact.pk).update(deleted_at=None, updated_at=timezone.now())
@@ -460,12 +495,23 @@ def restore_contacts(contacts: QuerySet[Contact]) -> tuple[int, list[str]]:
     return restored, problems
 
 
-def tag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int:
+@transaction.atomic
+def tag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str], *, source: str = "manual") -> int:
+    """Add tags to contacts; a tag_added event is recorded for each contact that did not have it."""
     tags = _resolve_tags(tag_names)
     through = Contact.tags.through
     ids = list(contacts.values_list("pk", flat=True))
-    rows = [through(contact_id=cid, tag_id=t.pk) for t in tags for cid in ids]
-    through.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
+    for tag in tags:
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            had = set(
+                through.objects.filter(tag=tag, contact_id__in=chunk).values_list("contact_id", flat=True)
+            )
+            new = [cid for cid in chunk if cid not in had]
+            through.objects.bulk_create(
+                [through(contact_id=cid, tag_id=tag.pk) for cid in new], ignore_conflicts=True
+            )
+            record_events(ContactEvent.Kind.TAG_ADDED, new, source=source, data=_tag_data(tag))
     return len(ids)
 
 
@@ -483,27 +529,48 @@ def untag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int
 def create_list(name: str, description: str = "", *, user=None) -> ContactList:
     name = (name or "").strip()
     if not name:
-        raise ValidationError({"name": "A list needs a name."})
+        raise ValidationError({"name": _("A list needs a name.")})
     if ContactList.objects.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"A list called '{name}' already exists."})
+        raise ValidationError({"name": _("A list called '%(name)s' already exists.") % {"name": name}})
     return ContactList.objects.create(name=name, description=description, created_by=user)
 
 
-def add_to_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int]) -> int:
-    """Add contacts (a queryset or ids) to a list; already-members are left as they are. Returns how many were new."""
-    ids = _contact_ids(contacts)
-    before = Membership.objects.filter(contact_list=contact_list).count()
+@transaction.atomic
+def add_to_list(
+    contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int], *, source: str = "manual"
+) -> int:
+    """Add contacts (a queryset or ids) to a list; already-members are left as they are. Returns how many were new.
+
+    A list_added event is recorded for each new member (in bulk, one statement per 5,000).
+    """
+    ids = list(dict.fromkeys(_contact_ids(contacts)))
+    added = 0
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        Membership.objects.bulk_create(
-            [Membership(contact_id=cid, contact_list=contact_list) for cid in chunk], ignore_conflicts=True
+        had = set(
+            Membership.objects.filter(contact_list=contact_list, contact_id__in=chunk).values_list(
+                "contact_id", flat=True
+            )
         )
-    return Membership.objects.filter(contact_list=contact_list).count() - before
+        new = [cid for cid in chunk if cid not in had]
+        Membership.objects.bulk_create(
+            [Membership(contact_id=cid, contact_list=contact_list) for cid in new], ignore_conflicts=True
+        )
+        record_events(ContactEvent.Kind.LIST_ADDED, new, source=source, data=_list_data(contact_list))
+        added += len(new)
+    return added
 
 
-def remove_from_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int]) -> int:
+@transaction.atomic
+def remove_from_list(
+    contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int], *, source: str = "manual"
+) -> int:
+    """Remove contacts from a list; a list_removed event is recorded for each one that was a member."""
     ids = _contact_ids(contacts)
-    deleted, _ = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids).delete()
+    members = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids)
+    removed = list(members.values_list("contact_id", flat=True))
+    deleted, _ = members.delete()
+    record_events(ContactEvent.Kind.LIST_REMOVED, removed, source=source, data=_list_data(contact_list))
     return deleted
 
 
@@ -515,11 +582,13 @@ def _contact_ids(contacts) -> list[int]:
         try:
             ids.append(int(value))
         except (TypeError, ValueError):
-            raise ValidationError({"contacts": f"'{value}' is not a contact id"}) from None
+            raise ValidationError({"contacts": _("'%(value)s' is not a contact id") % {"value": value}}) from None
     found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ValidationError({"contacts": f"no contact with id {', '.join(map(str, missing[:20]))}"})
+        raise ValidationError(
+            {"contacts": _("no contact with id %(ids)s") % {"ids": ", ".join(map(str, missing[:20]))}}
+        )
     return ids
 
 
@@ -566,11 +635,11 @@ def filter_by_custom_field(queryset: QuerySet[Contact], expression: str) -> Quer
     key, sep, wanted = (expression or "").partition(":")
     key = key.strip()
     if not sep or not key:
-        raise ValidationError("Use key:value, e.g. tier:gold")
+        raise ValidationError(_("Use key:value, e.g. tier:gold"))
     definition = CustomField.objects.filter(key=key).first()
     if definition is None:
-        known = ", ".join(CustomField.objects.values_list("key", flat=True)) or "none defined yet"
-        raise ValidationError(f"unknown custom field '{key}' (known: {known})")
+        known = ", ".join(CustomField.objects.values_list("key", flat=True)) or _("none defined yet")
+        raise ValidationError(_("unknown custom field '%(key)s' (known: %(known)s)") % {"key": key, "known": known})
     value = definition.clean_value(wanted.strip())
     if connections[queryset.db].vendor == "postgresql":
         return queryset.filter(fields__contains={key: value})

@@ -12,26 +12,30 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, FieldTextFilter, RelatedDropdownFilter
 from unfold.decorators import action, display
+
+from localization.formatting import format_datetime
 
 from . import services
 from .forms import MODEL_FIELDS, ProviderAccountForm
 from .models import HttpLog, ProviderAccount
 from .providers.registry import get_registry
+from .webhooks.admin import AccountWebhooksMixin
 
 OP_WORDS = {
-    "pull": "read", "push": "create & update", "delete": "delete", "membership": "members",
-    "bulk": "bulk upload", "stats": "statistics", "start": "start",
+    "pull": _("read"), "push": _("create & update"), "delete": _("delete"), "membership": _("members"),
+    "bulk": _("bulk upload"), "stats": _("statistics"), "start": _("start"),
 }  # fmt: skip
 RESOURCE_WORDS = {
-    "contacts": "Contacts", "lists": "Lists", "custom_fields": "Custom fields", "templates": "Templates",
-    "campaigns": "Campaigns", "automations": "Automations",
+    "contacts": _("Contacts"), "lists": _("Lists"), "custom_fields": _("Custom fields"), "templates": _("Templates"),
+    "campaigns": _("Campaigns"), "automations": _("Automations"),
 }  # fmt: skip
-CHANNEL_WORDS = {"sms": "SMS", "whatsapp": "WhatsApp", "rcs": "RCS", "voice": "Voice"}
+CHANNEL_WORDS = {"sms": "SMS", "whatsapp": "WhatsApp", "rcs": "RCS", "voice": _("Voice")}
 ORDER = list(OP_WORDS)
 
 
@@ -44,11 +48,12 @@ def capability_lines(provider_class) -> list[str]:
             words = [
                 OP_WORDS.get(op, op) for op in sorted(ops, key=lambda o: ORDER.index(o) if o in ORDER else 99)
             ]
-            lines.append(f"{RESOURCE_WORDS.get(resource, resource)}: {', '.join(words)}")
+            lines.append(f"{RESOURCE_WORDS.get(resource, resource)}: {', '.join(str(w) for w in words)}")
+    yes, no = gettext("yes"), gettext("no")
     if table["send"]:
-        lines.append("Send: " + ", ".join(CHANNEL_WORDS.get(c, c) for c in table["send"]))
-    lines.append("Webhooks: " + ("yes" if table["webhooks"] else "no"))
-    lines.append("Balance: " + ("yes" if table["balance"] else "no"))
+        lines.append(gettext("Send: %(channels)s") % {"channels": ", ".join(str(CHANNEL_WORDS.get(c, c)) for c in table["send"])})
+    lines.append(gettext("Webhooks: %(answer)s") % {"answer": yes if table["webhooks"] else no})
+    lines.append(gettext("Balance: %(answer)s") % {"answer": yes if table["balance"] else no})
     return lines
 
 
@@ -58,13 +63,13 @@ def report(request, account, result) -> None:
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(ModelAdmin):
+class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
     form = ProviderAccountForm
     list_display = ["name", "provider_label", "health", "balance_column", "last_success_at", "is_active"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name"]
     actions = ["test_connection_bulk"]
-    actions_detail = ["test_connection_detail"]
+    actions_detail = ["test_connection_detail", *AccountWebhooksMixin.webhook_detail_actions]
     readonly_fields = [
         "health",
         "balance",
@@ -72,6 +77,7 @@ class ProviderAccountAdmin(ModelAdmin):
         "last_success_at",
         "last_error_at",
         "created_at",
+        *AccountWebhooksMixin.webhook_readonly_fields,
     ]
     warn_unsaved_form = False
 
@@ -113,10 +119,10 @@ class ProviderAccountAdmin(ModelAdmin):
         fieldsets = [
             (None, {"fields": ["provider", "name", "base_url", "is_active"]}),
             (
-                "Credentials",
+                _("Credentials"),
                 {
                     "fields": credentials,
-                    "description": (
+                    "description": _(
                         "Stored encrypted and never shown again. Leave a field blank to keep it. "
                         "A provider that needs none (like the sandbox) shows no fields here."
                     ),
@@ -124,13 +130,14 @@ class ProviderAccountAdmin(ModelAdmin):
             ),
         ]
         if settings:
-            fieldsets.append(("Settings", {"fields": settings}))
-        fieldsets.append(("Webhooks", {"fields": ["webhook_secret_input"]}))
-        fieldsets.append(("Sync", {"fields": ["conflict_policy", "delete_policy", "sync_interval_minutes"]}))
+            fieldsets.append((_("Settings"), {"fields": settings}))
+        webhook_fields = ["webhook_secret_input", *(self.webhook_readonly_fields if obj else [])]
+        fieldsets.append((_("Webhooks"), {"fields": webhook_fields}))
+        fieldsets.append((_("Sync"), {"fields": ["conflict_policy", "delete_policy", "sync_interval_minutes"]}))
         if obj:
             fieldsets.append(
                 (
-                    "Health",
+                    _("Health"),
                     {"fields": ["health", "balance", "last_success_at", "last_error_at", "capability_list"]},
                 )
             )
@@ -159,11 +166,11 @@ class ProviderAccountAdmin(ModelAdmin):
 
     # -- columns --------------------------------------------------------------------------------
 
-    @display(description="Provider", ordering="provider")
+    @display(description=_("Provider"), ordering="provider")
     def provider_label(self, obj):
         return obj.provider_class.display_name
 
-    @display(description="Health")
+    @display(description=_("Health"))
     def health(self, obj):
         text = services.health_text(obj)
         colour = "text-green-700" if obj.consecutive_failures == 0 else "text-red-700"
@@ -171,17 +178,19 @@ class ProviderAccountAdmin(ModelAdmin):
             colour = "text-amber-700"
         return format_html('<span class="{}">{}</span>', colour, text)
 
-    @display(description="Balance", ordering="balance_text")
+    @display(description=_("Balance"), ordering="balance_text")
     def balance_column(self, obj):
         return obj.balance_text or "—"
 
-    @display(description="Balance")
+    @display(description=_("Balance"))
     def balance(self, obj):
         if not obj.balance_text:
             return "—"
-        return f"{obj.balance_text} (checked {timezone.localtime(obj.balance_checked_at):%Y-%m-%d %H:%M})"
+        return gettext("%(balance)s (checked %(when)s)") % {
+            "balance": obj.balance_text, "when": format_datetime(obj.balance_checked_at)
+        }
 
-    @display(description="What it can do")
+    @display(description=_("What it can do"))
     def capability_list(self, obj):
         return format_html(
             '<ul class="list-disc ml-4">{}</ul>',
@@ -190,12 +199,12 @@ class ProviderAccountAdmin(ModelAdmin):
 
     # -- actions --------------------------------------------------------------------------------
 
-    @admin.action(description="Test connection", permissions=["change"])
+    @admin.action(description=_("Test connection"), permissions=["change"])
     def test_connection_bulk(self, request, queryset):
         for account in queryset:
             report(request, account, services.test_connection(account))
 
-    @action(description="Test connection", url_path="test-connection", permissions=["change"], icon="lan")
+    @action(description=_("Test connection"), url_path="test-connection", permissions=["change"], icon="lan")
     def test_connection_detail(self, request, object_id):
         account = get_object_or_404(ProviderAccount, pk=object_id)
         # Unfold's detail actions are links (GET). Acceptable here: the test only reads at the
@@ -208,12 +217,12 @@ class ProviderAccountAdmin(ModelAdmin):
 
 
 class StatusClassFilter(DropdownFilter):
-    title = "status"
+    title = _("status")
     parameter_name = "status_class"
 
     def lookups(self, request, model_admin):
-        return [("2xx", "2xx success"), ("4xx", "4xx refused"), ("5xx", "5xx provider error"),
-                ("none", "No answer")]  # fmt: skip
+        return [("2xx", _("2xx success")), ("4xx", _("4xx refused")), ("5xx", _("5xx provider error")),
+                ("none", _("No answer"))]  # fmt: skip
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -226,7 +235,7 @@ class StatusClassFilter(DropdownFilter):
 
 
 class ProviderFilter(DropdownFilter):
-    title = "provider"
+    title = _("provider")
     parameter_name = "provider"
 
     def lookups(self, request, model_admin):
@@ -261,20 +270,21 @@ class HttpLogAdmin(ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @display(description="Status", ordering="status")
+    @display(description=_("Status"), ordering="status")
     def status_label(self, obj):
-        return obj.status if obj.status is not None else "no answer"
+        return obj.status if obj.status is not None else gettext("no answer")
 
-    @display(description="Request body")
+    @display(description=_("Request body"))
     def request_body_pre(self, obj):
         return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', obj.request_body or "—")
 
-    @display(description="Response body")
+    @display(description=_("Response body"))
     def response_body_pre(self, obj):
         return format_html('<pre class="whitespace-pre-wrap text-xs">{}</pre>', obj.response_body or "—")
 
 
 # Sync runs, held conflicts and "Sync now" (messaging/sync/admin.py).
+from .message_admin import MessageAdmin  # noqa: E402, F401  (issue 10)
 from .sync import admin as sync_admin  # noqa: E402, F401
 
 # Message templates: editor, live preview, submit and statuses (messaging/templating/admin.py; issue 9).

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MessagingConfig(AppConfig):
     name = "messaging"
-    verbose_name = "Providers & messaging"
+    verbose_name = _("Providers & messaging")
 
     def ready(self):
         from django.db.models.signals import post_migrate

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from unfold.widgets import UnfoldAdminPasswordWidget, UnfoldAdminTextInputWidget, UnfoldAdminURLInputWidget
 
 from . import services
 from .models import ProviderAccount
 from .providers.registry import get_registry
 
-SET_HELP = "•••• set — leave blank to keep"
+SET_HELP = _("•••• set — leave blank to keep")
 MODEL_FIELDS = ["provider", "name", "base_url", "is_active", "conflict_policy", "delete_policy",
                 "sync_interval_minutes"]  # fmt: skip
 
@@ -32,19 +34,19 @@ def setting_input(slug: str, key: str) -> str:
 
 class ProviderAccountForm(forms.ModelForm):
     base_url = forms.URLField(
-        label="Base URL",
+        label=_("Base URL"),
         required=False,
         max_length=200,
         assume_scheme="https",  # a typed "api.example.com" means https
         widget=UnfoldAdminURLInputWidget(),
-        help_text="Leave empty for the provider's own address. Tests and staging point it elsewhere.",
+        help_text=_("Leave empty for the provider's own address. Tests and staging point it elsewhere."),
     )
     webhook_secret_input = forms.CharField(
-        label="Webhook secret",
+        label=_("Webhook secret"),
         required=False,
         strip=True,
         widget=UnfoldAdminPasswordWidget(render_value=False),
-        help_text="The shared secret the provider signs its webhooks with.",
+        help_text=_("The shared secret the provider signs its webhooks with."),
     )
 
     class Meta:
@@ -72,7 +74,8 @@ class ProviderAccountForm(forms.ModelForm):
                 already = bool(stored.get(field.key))
                 help_text = SET_HELP if already else field.help
                 if not already and field.required:
-                    help_text = f"Required. {help_text}".strip()
+                    help_text = gettext("Required. %(help)s") % {"help": help_text or ""}
+                    help_text = help_text.strip()
                 # Every credential is write-only, secret or not: a form never shows one back.
                 self.fields[name] = forms.CharField(
                     label=field.label,
@@ -91,7 +94,9 @@ class ProviderAccountForm(forms.ModelForm):
                     required=False,
                     strip=True,
                     widget=UnfoldAdminTextInputWidget(),
-                    help_text=(f"Required. {field.help}" if field.required else field.help).strip(),
+                    help_text=(
+                        gettext("Required. %(help)s") % {"help": field.help or ""} if field.required else str(field.help or "")
+                    ).strip(),
                     initial=(self.instance.settings or {}).get(field.key, "") if self.editing else "",
                 )
                 self.setting_inputs.setdefault(slug, []).append((name, field.key))

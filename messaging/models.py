@@ -8,42 +8,49 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from .crypto import EncryptedJSONField, EncryptedTextField
 from .providers.registry import get_provider_class, provider_choices
+from .webhooks.tokens import new_webhook_token, webhook_url_for
 
 
 class ProviderAccount(models.Model):
     """One account at one provider. Several accounts of the same provider are allowed."""
 
     class ConflictPolicy(models.TextChoices):
-        PROVIDER_WINS = "provider_wins", "Provider wins"
-        LOCAL_WINS = "local_wins", "Switchboard wins"
-        HOLD = "hold", "Hold for review"
+        PROVIDER_WINS = "provider_wins", _("Provider wins")
+        LOCAL_WINS = "local_wins", _("Switchboard wins")
+        HOLD = "hold", _("Hold for review")
 
     class DeletePolicy(models.TextChoices):
-        UNLINK = "unlink", "Unlink only (keep the contact here)"
-        DELETE = "delete", "Delete here too"
+        UNLINK = "unlink", _("Unlink only (keep the contact here)")
+        DELETE = "delete", _("Delete here too")
 
     provider = models.CharField(max_length=32, choices=provider_choices)
     name = models.CharField(
-        max_length=100, unique=True, help_text="A name staff recognise, e.g. 'Spoki Italy'."
+        max_length=100, unique=True, help_text=_("A name staff recognise, e.g. 'Spoki Italy'.")
     )
     base_url = models.URLField(
         blank=True,
-        help_text="Leave empty for the provider's own address. Tests and staging point it elsewhere.",
+        help_text=_("Leave empty for the provider's own address. Tests and staging point it elsewhere."),
     )
     credentials = EncryptedJSONField(blank=True, editable=False)
     settings = models.JSONField(
-        default=dict, blank=True, help_text="Non-secret ids: sender, phone number id, …"
+        default=dict, blank=True, help_text=_("Non-secret ids: sender, phone number id, …")
     )
     webhook_secret = EncryptedTextField(blank=True, editable=False)
+    # /hooks/<webhook_token>/ (issue 11): 256 random bits; rotating it retires the old URL at once.
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token, editable=False)
+    # What registering with the provider left behind (subscription ids, the URL); never secrets.
+    webhook_registration = models.JSONField(default=dict, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     conflict_policy = models.CharField(
         max_length=20, choices=ConflictPolicy.choices, default=ConflictPolicy.HOLD
     )
     delete_policy = models.CharField(max_length=10, choices=DeletePolicy.choices, default=DeletePolicy.UNLINK)
-    sync_interval_minutes = models.PositiveIntegerField(default=60, help_text="0 turns scheduled sync off.")
+    sync_interval_minutes = models.PositiveIntegerField(default=60, help_text=_("0 turns scheduled sync off."))
 
     last_success_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_error_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -79,6 +86,11 @@ class ProviderAccount(models.Model):
     def effective_base_url(self) -> str:
         return self.base_url or self.provider_class.default_base_url
 
+    @property
+    def webhook_url(self) -> str:
+        """The full URL this account's provider must call (SWITCHBOARD_PUBLIC_URL + /hooks/<token>/)."""
+        return webhook_url_for(self.webhook_token)
+
     def credential_keys(self) -> list[str]:
         """Which secrets are set (names only: values are never shown again)."""
         return sorted(k for k, v in (self.credentials or {}).items() if v)
@@ -106,12 +118,12 @@ class HttpLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "HTTP log entry"
-        verbose_name_plural = "HTTP log"
+        verbose_name = _("HTTP log entry")
+        verbose_name_plural = _("HTTP log")
         indexes = [models.Index(fields=["account", "-created_at"], name="httplog_account_idx")]
 
     def __str__(self):
-        return f"{self.method} {self.path} → {self.status or 'no answer'}"
+        return f"{self.method} {self.path} → {self.status or gettext('no answer')}"
 
     @property
     def ok(self) -> bool:
@@ -145,6 +157,8 @@ class HttpLog(models.Model):
 
 
 # The sandbox provider's remote state (its own module so the lead's models stay readable).
+from .message_models import Message, MessageStat  # noqa: E402, F401
 from .sandbox_models import SandboxObject  # noqa: E402, F401
 from .sync.models import RemoteLink, SyncConflict, SyncError, SyncLock, SyncMembership, SyncRun  # noqa: E402, F401
 from .templating.models import MessageTemplate, TemplateLink  # noqa: E402, F401
+from .webhooks.models import WebhookEvent  # noqa: E402, F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class SandboxObject(models.Model):
@@ -28,7 +29,7 @@ class SandboxObject(models.Model):
 
     class Meta:
         ordering = ["id"]
-        verbose_name = "sandbox object"
+        verbose_name = _("sandbox object")
         constraints = [
             models.UniqueConstraint(fields=["account", "kind", "remote_id"], name="sandbox_unique_remote_id")
         ]

@@ -16,8 +16,10 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.beat import ensure_periodic_task
+from localization.formatting import format_money
 
 from .crypto import SecretUnreadable
 from .models import HttpLog, ProviderAccount
@@ -46,7 +48,8 @@ def resolve_provider(slug: str) -> type[Provider]:
     except ImproperlyConfigured:
         allowed = ", ".join(sorted(get_registry()))
         raise ValidationError(
-            {"provider": [f"Unknown provider {slug!r}. Choose one of: {allowed}."]}, code="unknown_provider"
+            {"provider": [_("Unknown provider %(slug)r. Choose one of: %(allowed)s.") % {"slug": slug, "allowed": allowed}]},
+            code="unknown_provider",
         ) from None
 
 
@@ -63,12 +66,12 @@ def clean_credentials(
     given = dict(given or {})
     unknown = sorted(k for k in given if k not in fields)
     if unknown:
-        allowed = ", ".join(fields) or "none"
+        allowed = ", ".join(fields) or _("none")
         raise ValidationError(
             {
                 "credentials": [
-                    f"Unknown credential {', '.join(unknown)} for {provider_class.display_name}. "
-                    f"Allowed: {allowed}."
+                    _("Unknown credential %(keys)s for %(provider)s. Allowed: %(allowed)s.")
+                    % {"keys": ", ".join(unknown), "provider": provider_class.display_name, "allowed": allowed}
                 ]
             }
         )
@@ -80,7 +83,12 @@ def clean_credentials(
     missing = [f for f in provider_class.credential_fields if f.required and not merged.get(f.key)]
     if missing:
         raise ValidationError(
-            {"credentials": [f"Missing required credential {f.key} ({f.label})." for f in missing]}
+            {
+                "credentials": [
+                    _("Missing required credential %(key)s (%(label)s).") % {"key": f.key, "label": f.label}
+                    for f in missing
+                ]
+            }
         )
     validate = getattr(provider_class, "validate_credentials", None)
     if callable(validate):
@@ -99,12 +107,12 @@ def clean_settings(
     given = dict(given or {})
     unknown = sorted(k for k in given if k not in fields)
     if unknown:
-        allowed = ", ".join(fields) or "none"
+        allowed = ", ".join(fields) or _("none")
         raise ValidationError(
             {
                 "settings": [
-                    f"Unknown setting {', '.join(unknown)} for {provider_class.display_name}. "
-                    f"Allowed: {allowed}."
+                    _("Unknown setting %(keys)s for %(provider)s. Allowed: %(allowed)s.")
+                    % {"keys": ", ".join(unknown), "provider": provider_class.display_name, "allowed": allowed}
                 ]
             }
         )
@@ -117,7 +125,12 @@ def clean_settings(
     missing = [f for f in provider_class.setting_fields if f.required and not merged.get(f.key)]
     if missing:
         raise ValidationError(
-            {"settings": [f"Missing required setting {f.key} ({f.label})." for f in missing]}
+            {
+                "settings": [
+                    _("Missing required setting %(key)s (%(label)s).") % {"key": f.key, "label": f.label}
+                    for f in missing
+                ]
+            }
         )
     return merged
 
@@ -158,7 +171,7 @@ def create_account(
         with transaction.atomic():
             account.save()
     except IntegrityError:
-        raise ValidationError({"name": ["An account with this name already exists."]}) from None
+        raise ValidationError({"name": [_("An account with this name already exists.")]}) from None
     logger.info("provider account %s created (%s), credentials set: %s", account.pk, provider,
                 ", ".join(account.credential_keys()) or "none")  # fmt: skip
     return account
@@ -177,7 +190,7 @@ def update_account(
     The provider itself cannot change: an account's remote ids belong to one provider.
     """
     if "provider" in changes and changes.pop("provider") != account.provider:
-        raise ValidationError({"provider": ["The provider of an existing account cannot change."]})
+        raise ValidationError({"provider": [_("The provider of an existing account cannot change.")]})
     update_fields = []
     for key, value in changes.items():
         if key not in PLAIN_FIELDS:
@@ -201,7 +214,7 @@ def update_account(
         with transaction.atomic():
             account.save(update_fields=[*update_fields, "updated_at"])
     except IntegrityError:
-        raise ValidationError({"name": ["An account with this name already exists."]}) from None
+        raise ValidationError({"name": [_("An account with this name already exists.")]}) from None
     logger.info("provider account %s updated: %s", account.pk, ", ".join(sorted(set(update_fields))))
     return account
 
@@ -257,7 +270,7 @@ def format_balance(balance: Decimal | None, currency: str = "", subscription: st
     parts = []
     if balance is not None:
         symbol = CURRENCY_SYMBOLS.get((currency or "").upper())
-        parts.append(f"{symbol}{balance:,.2f}" if symbol else f"{balance:,.2f} {currency}".strip())
+        parts.append(format_money(balance, currency) if symbol else f"{balance:,.2f} {currency}".strip())
     if subscription:
         parts.append(subscription)
     return " · ".join(parts)
@@ -269,44 +282,55 @@ def _provider_words(exc: ProviderError) -> str:
     if "): " in message:
         message = message.split("): ", 1)[1]
     if exc.request_id:
-        message = f"{message} (request id {exc.request_id})"
+        message = _("%(message)s (request id %(id)s)") % {"message": message, "id": exc.request_id}
     return message
 
 
 def describe_failure(exc: Exception, account: ProviderAccount) -> ConnectionCheck:
     """Turn a failed connection test into words staff understand."""
     if isinstance(exc, NotSupported):
-        return ConnectionCheck(ok=False, detail=f"Not supported: {exc.message}", status="not_supported")
+        return ConnectionCheck(
+            ok=False, detail=_("Not supported: %(message)s") % {"message": exc.message}, status="not_supported"
+        )
     if isinstance(exc, SecretUnreadable):
-        return ConnectionCheck(ok=False, detail=f"{exc} Enter the credentials again.", status="auth_failed")
+        return ConnectionCheck(
+            ok=False, detail=_("%(error)s Enter the credentials again.") % {"error": exc}, status="auth_failed"
+        )
     if isinstance(exc, AuthError):
         keys = {f.key for f in account.provider_class.credential_fields}
-        what = (
-            "The API key was"
-            if "api_key" in account.credentials or keys == {"api_key"}
-            else "The credentials were"
-        )
-        verb = "refused" if exc.status != 403 else "denied access"
+        key = "api_key" in account.credentials or keys == {"api_key"}
+        if exc.status != 403:
+            sentence = _("The API key was refused (%(status)s): %(message)s") if key else _(
+                "The credentials were refused (%(status)s): %(message)s"
+            )
+        else:
+            sentence = _("The API key was denied access (%(status)s): %(message)s") if key else _(
+                "The credentials were denied access (%(status)s): %(message)s"
+            )
         return ConnectionCheck(
-            ok=False, detail=f"{what} {verb} ({exc.status}): {_provider_words(exc)}",
+            ok=False, detail=sentence % {"status": exc.status, "message": _provider_words(exc)},
             status="auth_failed", http_status=exc.status,
         )  # fmt: skip
     if isinstance(exc, Unavailable):
         if exc.status is None:
             reason = exc.message.split("unreachable: ", 1)[-1]
-            return ConnectionCheck(ok=False, detail=f"Provider unreachable: {reason}", status="unreachable")
+            return ConnectionCheck(
+                ok=False, detail=_("Provider unreachable: %(reason)s") % {"reason": reason}, status="unreachable"
+            )
         return ConnectionCheck(
-            ok=False, detail=f"Provider error ({exc.status}): {_provider_words(exc)}",
+            ok=False, detail=_("Provider error (%(status)s): %(message)s") % {"status": exc.status, "message": _provider_words(exc)},
             status="unreachable", http_status=exc.status,
         )  # fmt: skip
     if isinstance(exc, RateLimited):
         return ConnectionCheck(
-            ok=False, detail=f"Rate limited ({exc.status}): {_provider_words(exc)}",
+            ok=False, detail=_("Rate limited (%(status)s): %(message)s") % {"status": exc.status, "message": _provider_words(exc)},
             status="rate_limited", http_status=exc.status,
         )  # fmt: skip
     if isinstance(exc, Rejected):
         return ConnectionCheck(
-            ok=False, detail=f"The provider refused the request ({exc.status}): {_provider_words(exc)}",
+            ok=False,
+            detail=_("The provider refused the request (%(status)s): %(message)s")
+            % {"status": exc.status, "message": _provider_words(exc)},
             status="rejected", http_status=exc.status,
         )  # fmt: skip
     return ConnectionCheck(
@@ -367,10 +391,11 @@ def health_text(account: ProviderAccount) -> str:
     failures = account.consecutive_failures
     if failures == 0:
         if account.last_success_at is None:
-            return "Not checked yet"
-        return "Healthy"
-    noun = "failure" if failures == 1 else "failures in a row"
-    return f"{failures} {noun}: {account.last_error}"
+            return _("Not checked yet")
+        return _("Healthy")
+    if failures == 1:
+        return _("1 failure: %(error)s") % {"error": account.last_error}
+    return _("%(count)d failures in a row: %(error)s") % {"count": failures, "error": account.last_error}
 
 
 # --- the HTTP log -------------------------------------------------------------------------------

@@ -35,6 +35,8 @@ socket.socket.connect = _guarded_connect
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Tests speak English unless they ask for Italian (LANGUAGE_CODE's embedded default is "it").
+    settings.LANGUAGE_CODE = "en"
     settings.CELERY_TASK_EAGER_PROPAGATES = True
     settings.FIELD_ENCRYPTION_KEY = ["x0M1bXx9d2pVb2lVdjF0Q3RaS3l6cW5GU0xOMG1QQ1E="]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -12,6 +12,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.decorators import action, display
 
@@ -72,6 +74,7 @@ class ContactImportAdmin(OwnedByStaffMixin, ModelAdmin):
             path("<int:pk>/progress/", view(views.progress), name=f"{info}_progress"),
             path("<int:pk>/status.json", view(views.status), name=f"{info}_status"),
             path("<int:pk>/rejected/", view(views.rejected), name=f"{info}_rejected"),
+            path("<int:pk>/warnings/", view(views.warnings_report), name=f"{info}_warnings"),
             path("<int:pk>/resume/", view(views.resume), name=f"{info}_resume"),
             *super().get_urls(),
         ]
@@ -86,7 +89,7 @@ class ContactImportAdmin(OwnedByStaffMixin, ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return self._redirect_if_allowed(request, object_id, "admin:contacts_contactimport_progress")
 
-    @display(description="File", ordering="original_name")
+    @display(description=_("File"), ordering="original_name")
     def file_column(self, obj):
         return format_html(
             '<a href="{}" class="font-semibold">{}</a>',
@@ -95,20 +98,20 @@ class ContactImportAdmin(OwnedByStaffMixin, ModelAdmin):
         )
 
     @display(
-        description="Status",
+        description=_("Status"),
         label={
-            "Finished": "success", "Failed": "danger", "Running": "info", "Queued": "info",
-            "Previewed": "warning", "Uploaded": "warning", "Columns mapped": "warning",
+            "succeeded": "success", "failed": "danger", "running": "info", "queued": "info",
+            "previewed": "warning", "uploaded": "warning", "mapping": "warning",
         },
     )  # fmt: skip
     def status_column(self, obj):
-        return obj.get_status_display()
+        return obj.status, obj.get_status_display()
 
-    @display(description="By")
+    @display(description=_("By"))
     def who(self, obj):
         return obj.created_by.get_username() if obj.created_by else "—"
 
-    @display(description="Rejected")
+    @display(description=_("Rejected"))
     def rejected_column(self, obj):
         if obj.rejected and obj.rejected_file and obj.status == ContactImport.Status.SUCCEEDED:
             return format_html(
@@ -156,11 +159,11 @@ class ContactExportAdmin(OwnedByStaffMixin, ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         return self._redirect_if_allowed(request, object_id, "admin:contacts_contactexport_progress")
 
-    @display(description="File")
+    @display(description=_("File"))
     def download(self, obj):
         if obj.status == ContactExport.Status.SUCCEEDED:
             return format_html(
-                '<a href="{}">Download</a>', reverse("admin:contacts_contactexport_download", args=[obj.pk])
+                '<a href="{}">{}</a>', reverse("admin:contacts_contactexport_download", args=[obj.pk]), gettext("Download")
             )
         return "—"
 
@@ -181,11 +184,11 @@ def _filters_from_changelist(request) -> dict:
     return filters
 
 
-@action(description="Export selected…")
+@action(description=_("Export selected…"))
 def export_contacts_action(model_admin, request, queryset):
     """Admin action for ContactAdmin: CSV / XLSX / vCard 3.0 of the selected contacts."""
     if not request.user.has_perm("contacts.export_contact"):
-        messages.error(request, "You do not have permission to export contacts.")
+        messages.error(request, gettext("You do not have permission to export contacts."))
         return None
     form = ExportForm(request.POST if "apply" in request.POST else None)
     if form.is_bound and form.is_valid():
@@ -195,19 +198,23 @@ def export_contacts_action(model_admin, request, queryset):
             filters = {"ids": list(queryset.values_list("pk", flat=True))}
         export = exports.start_export(form.cleaned_data["format"], filters, user=request.user)
         if export.status == ContactExport.Status.SUCCEEDED:
-            messages.success(request, f"Exported {export.total} contact(s).")
+            messages.success(
+                request,
+                ngettext("Exported %(count)d contact.", "Exported %(count)d contacts.", export.total)
+                % {"count": export.total},
+            )
         return HttpResponseRedirect(reverse("admin:contacts_contactexport_progress", args=[export.pk]))
     return TemplateResponse(
         request,
         "admin/contacts/action_form.html",
         {
             **model_admin.admin_site.each_context(request),
-            "title": "Export contacts",
+            "title": gettext("Export contacts"),
             "form": form,
             "queryset": queryset,
             "count": queryset.count(),
             "action_name": "export_contacts_action",
-            "button": "Export",
+            "button": gettext("Export"),
             "opts": model_admin.model._meta,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

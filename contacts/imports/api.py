@@ -9,6 +9,8 @@ import json
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, Http404
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -28,9 +30,9 @@ def _drf(exc: DjangoValidationError) -> ValidationError:
 
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
-    list = serializers.IntegerField(required=False, help_text="Id of a list to add everyone to")
+    list = serializers.IntegerField(required=False, help_text=_("Id of a list to add everyone to"))
     list_name = serializers.CharField(
-        required=False, max_length=150, help_text="A new (or existing) list by name"
+        required=False, max_length=150, help_text=_("A new (or existing) list by name")
     )
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
     country = serializers.CharField(required=False, max_length=2, allow_blank=True)
@@ -41,7 +43,7 @@ class ImportCreateSerializer(serializers.Serializer):
         help_text='List of targets per column, or {"columns": {"Header": "target"}, "phone_order": ["Header"]}',
     )
     preview = serializers.BooleanField(
-        default=False, help_text="Only preview: write nothing, return the counts"
+        default=False, help_text=_("Only preview: write nothing, return the counts")
     )
 
 
@@ -51,7 +53,7 @@ class ImportSerializer(serializers.ModelSerializer):
         fields = [
             "id", "original_name", "kind", "size", "status", "contact_list", "tags", "country", "update_mode",
             "headers", "mapping", "phone_order", "total_rows", "processed", "created", "updated", "unchanged",
-            "merged", "rejected", "rate", "eta_seconds", "error", "created_at", "started_at", "finished_at",
+            "merged", "rejected", "warned", "rate", "eta_seconds", "error", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
 
     def to_representation(self, instance):
@@ -62,6 +64,15 @@ class ImportSerializer(serializers.ModelSerializer):
             if instance.rejected_file and instance.status == ContactImport.Status.SUCCEEDED
             else None
         )
+        # Rows imported without an optional value that could not be understood: counted apart
+        # from the rejected rows; the first ones here, all of them in the report.
+        data["warnings"] = {
+            "rows": instance.warned,
+            "examples": list(instance.warning_examples or [])[:20],
+            "report_url": self.context["request"].build_absolute_uri(f"/api/imports/{instance.pk}/warnings/")
+            if instance.warnings_file and instance.status == ContactImport.Status.SUCCEEDED
+            else None,
+        }
         return data
 
 
@@ -100,7 +111,7 @@ class ImportViewSet(
             try:
                 mapping = json.loads(mapping)
             except ValueError:
-                raise ValidationError({"mapping": ["not valid JSON"]}) from None
+                raise ValidationError({"mapping": [gettext("not valid JSON")]}) from None
         tags = data.get("tags") or []
         if len(tags) == 1 and "," in tags[0]:
             tags = [t.strip() for t in tags[0].split(",")]
@@ -149,11 +160,25 @@ class ImportViewSet(
         """The rejected rows: the original rows as uploaded plus `line` and `error` columns (CSV)."""
         imp = self.get_object()
         if not imp.rejected_file or imp.status != ContactImport.Status.SUCCEEDED:
-            raise Http404("This import has no rejected rows.")
+            raise Http404(gettext("This import has no rejected rows."))
         return FileResponse(
             imp.rejected_file.open("rb"),
             as_attachment=True,
             filename=f"{imp.original_name.rsplit('.', 1)[0]}-rejected.csv",
+            content_type="text/csv; charset=utf-8",
+        )
+
+
+    @action(detail=True, methods=["get"], url_path="warnings")
+    def warnings_report(self, request, pk=None):
+        """Warnings: one CSV line per value left out of an imported contact (line, phone, column, value, reason)."""
+        imp = self.get_object()
+        if not imp.warnings_file or imp.status != ContactImport.Status.SUCCEEDED:
+            raise Http404(gettext("This import has no warnings."))
+        return FileResponse(
+            imp.warnings_file.open("rb"),
+            as_attachment=True,
+            filename=f"{imp.original_name.rsplit('.', 1)[0][:60]}-warnings.csv",
             content_type="text/csv; charset=utf-8",
         )
 
@@ -218,7 +243,7 @@ class ExportViewSet(
     def download(self, request, pk=None):
         export = self.get_object()
         if export.status != ContactExport.Status.SUCCEEDED or not export.file:
-            raise Http404("This export is not ready.")
+            raise Http404(gettext("This export is not ready."))
         return FileResponse(
             export.file.open("rb"), as_attachment=True, filename=export.file.name.rsplit("/", 1)[-1]
         )

@@ -13,22 +13,24 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from .errors import ImportFileError
+from .limits import CellCounter, cell_too_long, limits, too_many_columns
 
 SAMPLE_BYTES = 64 * 1024
 HEADER_SCAN_ROWS = 20
 DELIMITERS = (",", ";", "\t", "|")
 # Magic numbers of files people upload by mistake under a .csv name.
 _BINARY_MAGIC = {
-    b"PK\x03\x04": "an Excel (.xlsx) or zip file",
-    b"%PDF": "a PDF document",
-    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Word file",
-    b"\x89PNG": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
+    b"PK\x03\x04": _("an Excel (.xlsx) or zip file"),
+    b"%PDF": _("a PDF document"),
+    b"\xd0\xcf\x11\xe0": _("an old Excel (.xls) or Word file"),
+    b"\x89PNG": _("a PNG image"),
+    b"\xff\xd8\xff": _("a JPEG image"),
+    b"GIF8": _("a GIF image"),
 }
-# csv's default 128 KB cap would turn one long notes cell into an error.
-_csv.field_size_limit(16 * 1024 * 1024)
 
 
 @dataclass
@@ -70,14 +72,14 @@ def detect_encoding(sample: bytes) -> str:
 def check_text(sample: bytes, encoding: str) -> None:
     for magic, what in _BINARY_MAGIC.items():
         if sample.startswith(magic):
-            raise ImportFileError(f"This file is {what}, not a CSV/text file.")
+            raise ImportFileError(gettext("This file is %(what)s, not a CSV/text file.") % {"what": what})
     if encoding.startswith("utf-16"):
         return
     if b"\x00" in sample:
-        raise ImportFileError("This file is not a text/CSV file (it contains binary data).")
+        raise ImportFileError(gettext("This file is not a text/CSV file (it contains binary data)."))
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
     if sample and controls > max(5, len(sample) // 100):
-        raise ImportFileError("This file is not a text/CSV file (it contains binary data).")
+        raise ImportFileError(gettext("This file is not a text/CSV file (it contains binary data)."))
 
 
 def sniff_delimiter(text: str) -> str:
@@ -102,22 +104,56 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def _lines(text, max_chars: int, where: list[int]):
+    """Physical lines, none longer than max_chars (readline's limit: never a huge string)."""
+    readline = text.readline
+    while True:
+        line = readline(max_chars + 1)
+        if not line:
+            return
+        if len(line) > max_chars:
+            raise ImportFileError(
+                gettext(
+                    "Line %(line)d is longer than %(limit)s characters: this is not a contact "
+                    "list a spreadsheet would write (check the separator, or split the file)."
+                )
+                % {"line": where[0] + 1, "limit": f"{max_chars:,}"}
+            )
+        yield line
+
+
 def _stream(raw, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    lim = limits()
+    # Per cell; csv's default 128 KB would also do, but the limit is the setting's.
+    _csv.field_size_limit(lim.cell_chars)
     text = io.TextIOWrapper(raw, encoding=encoding, newline="", errors="strict")
-    reader = _csv.reader(text, delimiter=delimiter)
+    where = [0]
+    reader = _csv.reader(_lines(text, lim.line_chars, where), delimiter=delimiter)
+    cells_seen = CellCounter(lim)
+    max_columns = lim.columns
     last = 0
     try:
         for cells in reader:
             start, last = last + 1, reader.line_num
+            where[0] = last
+            n = len(cells)
+            if n > max_columns:
+                raise too_many_columns(start, n, max_columns)
+            cells_seen.add(n)
             if not any(c.strip() for c in cells):
                 continue
             yield start, cells
     except UnicodeDecodeError:
         raise ImportFileError(
-            f"The file's text encoding changes after line {last} (read as {encoding}); save it as UTF-8 and retry."
+            gettext("The file's text encoding changes after line %(line)d (read as %(encoding)s); save it as UTF-8 and retry.")
+            % {"line": last, "encoding": encoding}
         ) from None
     except _csv.Error as exc:
-        raise ImportFileError(f"Line {last + 1} cannot be read as CSV: {exc}.") from None
+        if "field larger than field limit" in str(exc):
+            raise cell_too_long(last + 1, lim.cell_chars) from None
+        raise ImportFileError(
+            gettext("Line %(line)d cannot be read as CSV: %(error)s.") % {"line": last + 1, "error": exc}
+        ) from None
 
 
 def read_csv(path, *, header_hint=None) -> Table:
@@ -127,11 +163,11 @@ def read_csv(path, *, header_hint=None) -> Table:
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed when the stream is exhausted or dropped
     except OSError as exc:
-        raise ImportFileError(f"The file cannot be opened: {exc.strerror}.") from None
+        raise ImportFileError(gettext("The file cannot be opened: %(error)s.") % {"error": exc.strerror}) from None
     sample = raw.read(SAMPLE_BYTES)
     if not sample.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raw.close()
-        raise ImportFileError("The file is empty.")
+        raise ImportFileError(gettext("The file is empty."))
     encoding = detect_encoding(sample)
     check_text(sample, encoding)
     try:
@@ -139,7 +175,7 @@ def read_csv(path, *, header_hint=None) -> Table:
         text_sample = decoder.decode(sample, final=False)
     except UnicodeDecodeError:
         raw.close()
-        raise ImportFileError("The file is not readable text in any usual encoding.") from None
+        raise ImportFileError(gettext("The file is not readable text in any usual encoding.")) from None
     delimiter = sniff_delimiter(text_sample)
     raw.seek(0)
     stream = _stream(raw, encoding, delimiter)
@@ -150,10 +186,10 @@ def read_csv(path, *, header_hint=None) -> Table:
             break
     if not head:
         raw.close()
-        raise ImportFileError("The file has no rows.")
+        raise ImportFileError(gettext("The file has no rows."))
     index = find_header_row([cells for _, cells in head])
     header_line, headers = head[index]
-    headers = [h.strip() for h in headers]
+    headers = [h.strip()[:200] for h in headers]  # stored with the import and listed by the API: bounded
 
     def rows():
         try:

@@ -15,6 +15,8 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact, CustomField
 
@@ -24,10 +26,10 @@ from .values import neutralise
 SYNC_LIMIT = 5000  # exports up to this size are written during the request; larger ones in the background
 CHUNK = 2000
 BASE_COLUMNS = [
-    ("phone", "Phone"), ("first_name", "First name"), ("last_name", "Last name"), ("email", "Email"),
-    ("language", "Language"), ("gender", "Gender"), ("birth_date", "Birth date"), ("company", "Company"),
-    ("address", "Address"), ("city", "City"), ("province", "Province"), ("postal_code", "Postal code"),
-    ("country", "Country"), ("notes", "Notes"),
+    ("phone", _("Phone")), ("first_name", _("First name")), ("last_name", _("Last name")), ("email", _("Email")),
+    ("language", _("Language")), ("gender", _("Gender")), ("birth_date", _("Birth date")), ("company", _("Company")),
+    ("address", _("Address")), ("city", _("City")), ("province", _("Province")), ("postal_code", _("Postal code")),
+    ("country", _("Country")), ("notes", _("Notes")),
 ]  # fmt: skip
 
 
@@ -58,14 +60,15 @@ def _rows(qs: QuerySet[Contact], keys: list[str]):
 
 def _record(contact, tags, lists, keys) -> list:
     out = []
-    for name, _ in BASE_COLUMNS:
+    for name, _label in BASE_COLUMNS:
         value = getattr(contact, name)
         out.append(value.isoformat() if hasattr(value, "isoformat") else (value or ""))
     out.append(", ".join(contact.secondary_phones or []))
     out.append(", ".join(tags))
     out.append(", ".join(lists))
-    out.append("yes" if contact.opted_out else "")
-    out.append("yes" if contact.blocked else "")
+    yes = gettext("yes")
+    out.append(yes if contact.opted_out else "")
+    out.append(yes if contact.blocked else "")
     fields = contact.fields or {}
     out.extend("" if fields.get(k) is None else str(fields.get(k)) for k in keys)
     return out
@@ -73,8 +76,11 @@ def _record(contact, tags, lists, keys) -> list:
 
 def headers(keys, labels) -> list[str]:
     return (
-        [h for _, h in BASE_COLUMNS]
-        + ["Other phones", "Tags", "Lists", "Opted out", "Blocked"]
+        [str(h) for _key, h in BASE_COLUMNS]
+        + [
+            gettext("Other phones"), gettext("Tags"), gettext("Lists"),
+            pgettext("contact status", "Opted out"), pgettext("contact status", "Blocked"),
+        ]
         + [labels[k] for k in keys]
     )
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from contacts.models import ContactList, CustomField
 
@@ -16,39 +18,39 @@ INPUT = (
 
 class UploadForm(forms.Form):
     file = forms.FileField(
-        label="Contacts file",
-        help_text="CSV or TXT (any separator/encoding), Excel .xlsx, or vCard .vcf.",
+        label=_("Contacts file"),
+        help_text=_("CSV or TXT (any separator/encoding), Excel .xlsx, or vCard .vcf."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx,.vcf,.vcard", "class": "sr-only"}),
     )
     contact_list = forms.ModelChoiceField(
         queryset=ContactList.objects.all(),
         required=False,
-        label="Add everyone to an existing list",
+        label=_("Add everyone to an existing list"),
         widget=forms.Select(attrs={"class": INPUT}),
     )
     new_list_name = forms.CharField(
         required=False,
         max_length=150,
-        label="…or to a new list",
-        widget=forms.TextInput(attrs={"class": INPUT, "placeholder": "e.g. Fiera 2024"}),
+        label=_("…or to a new list"),
+        widget=forms.TextInput(attrs={"class": INPUT, "placeholder": _("e.g. Fiera 2024")}),
     )
     tags = forms.CharField(
         required=False,
-        label="Tags",
-        help_text="Comma separated; applied to every imported contact.",
-        widget=forms.TextInput(attrs={"class": INPUT, "placeholder": "e.g. clienti, newsletter"}),
+        label=_("Tags"),
+        help_text=_("Comma separated; applied to every imported contact."),
+        widget=forms.TextInput(attrs={"class": INPUT, "placeholder": _("e.g. clienti, newsletter")}),
     )
     country = forms.CharField(
         max_length=2,
-        label="Country of numbers without a +prefix",
+        label=_("Country of numbers without a +prefix"),
         widget=forms.TextInput(attrs={"class": INPUT, "style": "max-width:6rem"}),
     )
     update_mode = forms.ChoiceField(
-        label="Contacts already in Switchboard (same phone)",
+        label=_("Contacts already in Switchboard (same phone)"),
         choices=[
-            ("fill", "Fill in only what they are missing"),
-            ("overwrite", "Overwrite with the file's values"),
-            ("skip", "Leave them as they are"),
+            ("fill", _("Fill in only what they are missing")),
+            ("overwrite", _("Overwrite with the file's values")),
+            ("skip", _("Leave them as they are")),
         ],
         initial="fill",
         widget=forms.RadioSelect,
@@ -64,7 +66,7 @@ class UploadForm(forms.Form):
     def clean_country(self):
         value = self.cleaned_data["country"].strip().upper()
         if len(value) != 2 or not value.isalpha():
-            raise forms.ValidationError("A two-letter country code, e.g. IT.")
+            raise forms.ValidationError(gettext("A two-letter country code, e.g. IT."))
         return value
 
 
@@ -72,11 +74,11 @@ NEW_FIELD = "__new_field__"
 
 
 def target_choices():
-    choices = [("", "— ignore this column —"), (PHONE, "Phone number")]
+    choices = [("", gettext("— ignore this column —")), (PHONE, gettext("Phone number"))]
     choices += [(key, label) for key, label in ATTRIBUTE_TARGETS.items()]
-    custom = [(f"field:{f.key}", f"Custom field: {f.label}") for f in CustomField.objects.order_by("label")]
+    custom = [(f"field:{f.key}", gettext("Custom field: %(label)s") % {"label": f.label}) for f in CustomField.objects.order_by("label")]
     choices += custom
-    choices.append((NEW_FIELD, "+ Create a custom field from this column"))
+    choices.append((NEW_FIELD, gettext("+ Create a custom field from this column")))
     return choices
 
 
@@ -94,7 +96,7 @@ class MappingForm(forms.Form):
                 choices=choices,
                 required=False,
                 initial=mapping[i] if i < len(mapping) else "",
-                label=header or f"Column {i + 1}",
+                label=header or gettext("Column %(number)d") % {"number": i + 1},
                 widget=forms.Select(attrs={"class": INPUT, "data-column": i}),
             )
             self.fields[f"order_{i}"] = forms.IntegerField(
@@ -102,7 +104,7 @@ class MappingForm(forms.Form):
                 min_value=1,
                 initial=rank.get(i),
                 widget=forms.NumberInput(
-                    attrs={"class": INPUT, "style": "max-width:5rem", "title": "Phone priority"}
+                    attrs={"class": INPUT, "style": "max-width:5rem", "title": gettext("Phone priority")}
                 ),
             )
         if sheets and len(sheets) > 1:
@@ -115,7 +117,7 @@ class MappingForm(forms.Form):
         for i, header in enumerate(self.headers):
             yield {
                 "index": i,
-                "header": header or f"Column {i + 1}",
+                "header": header or gettext("Column %(number)d") % {"number": i + 1},
                 "target": self[f"col_{i}"],
                 "order": self[f"order_{i}"],
                 "samples": [s[i] for s in self.samples if i < len(s) and s[i] not in ("", None)][:3],
@@ -133,9 +135,9 @@ class MappingForm(forms.Form):
 class ExportForm(forms.Form):
     format = forms.ChoiceField(
         choices=[
-            ("csv", "CSV (opens in Excel)"),
-            ("xlsx", "Excel (.xlsx)"),
-            ("vcf", "vCard 3.0 (phones, Outlook)"),
+            ("csv", _("CSV (opens in Excel)")),
+            ("xlsx", _("Excel (.xlsx)")),
+            ("vcf", _("vCard 3.0 (phones, Outlook)")),
         ],
         initial="csv",
         widget=forms.RadioSelect,

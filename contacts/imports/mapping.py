@@ -17,24 +17,27 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 PHONE = "phone"
 IGNORE = ""
 ATTRIBUTE_TARGETS = {
-    "first_name": "First name",
-    "last_name": "Last name",
-    "full_name": "Full name (split into first/last)",
-    "email": "Email",
-    "language": "Language",
-    "gender": "Gender",
-    "birth_date": "Birth date",
-    "company": "Company",
-    "address": "Address",
-    "city": "City",
-    "province": "Province / state",
-    "postal_code": "Postal code",
-    "country": "Country",
-    "notes": "Notes",
-    "tags": "Tags",
+    "first_name": _("First name"),
+    "last_name": _("Last name"),
+    "full_name": _("Full name (split into first/last)"),
+    "email": _("Email"),
+    "language": _("Language"),
+    "gender": _("Gender"),
+    "birth_date": _("Birth date"),
+    "company": _("Company"),
+    "address": _("Address"),
+    "city": _("City"),
+    "province": _("Province / state"),
+    "postal_code": _("Postal code"),
+    "country": _("Country"),
+    "notes": _("Notes"),
+    "tags": _("Tags"),
 }
 
 
@@ -63,8 +66,32 @@ PHONE_HEADERS = _keys(
     "phone 1", "phone 2", "phone 3", "telefono 1", "telefono 2", "main phone", "landline",
 )  # fmt: skip
 FAX_HEADERS = _keys("fax", "business fax", "home fax", "other fax", "fax number", "numero fax")
+# The number the person marked as their main one (Outlook "Primary Phone", Italian "Telefono principale").
+PRIMARY_HEADERS = _keys("primary phone", "telefono principale", "main phone", "telefono preferito")
+# Words that say "mobile" in a header or in a type label (Google "Phone 1 - Label", Apple's
+# X-ABLabel, vCard TYPE), in every language the header matcher knows.
+MOBILE_WORDS = frozenset({
+    "mobile", "mobil", "cell", "cellphone", "cellular", "cellulare", "iphone", "whatsapp", "handy",
+    "portable", "movil", "celular", "telefonino",
+})  # fmt: skip
+FAX_WORDS = frozenset({"fax", "telefax", "facsimile"})
 _GOOGLE_PHONE = re.compile(r"^phone (\d+) value$")
 _GOOGLE_PHONE_TYPE = re.compile(r"^phone (\d+) (type|label)$")
+_GOOGLE_EMAIL = re.compile(r"^e ?mail (\d+) value$")
+_GOOGLE_EMAIL_TYPE = re.compile(r"^e ?mail (\d+) (type|label)$")
+
+
+def label_kind(label) -> tuple[str, bool]:
+    """('mobile' | 'fax' | 'other', preferred) for a type label: 'Mobile', '* Cellulare', 'Work Fax',
+    Apple's '_$!<Mobile>!$_'. Google marks the preferred value with a leading '*'."""
+    text = str(label or "").strip()
+    preferred = text.startswith("*")
+    words = set(norm_header(text).split())
+    if words & FAX_WORDS:
+        return "fax", preferred
+    if words & MOBILE_WORDS:
+        return "mobile", preferred
+    return "other", preferred or bool(words & {"pref", "preferred", "principale", "primary", "main"})
 
 SYNONYMS = {
     "first_name": _keys(
@@ -92,6 +119,10 @@ SYNONYMS = {
         "e-mail address",
         "e-mail 1 - value",
         "email 1 value",
+        "e-mail 2 - value",
+        "e-mail 3 - value",
+        "primary email",
+        "indirizzo posta elettronica",
         "mail",
         "posta elettronica",
         "indirizzo email",
@@ -134,6 +165,10 @@ SYNONYMS = {
         "address line 1",
         "address 1 street",
         "home address",
+        "via (uff.)",
+        "via (ab.)",
+        "indirizzo (uff.)",
+        "indirizzo (ab.)",
     ),
     "city": _keys(
         "city",
@@ -146,6 +181,10 @@ SYNONYMS = {
         "localita",
         "località",
         "address 1 - city",
+        "città (uff.)",
+        "città (ab.)",
+        "home city",
+        "work city",
     ),
     "province": _keys(
         "province",
@@ -159,6 +198,10 @@ SYNONYMS = {
         "address 1 - region",
         "prov",
         "pr",
+        "provincia (uff.)",
+        "provincia (ab.)",
+        "home state",
+        "work state",
     ),
     "postal_code": _keys(
         "zip",
@@ -171,6 +214,10 @@ SYNONYMS = {
         "business postal code",
         "address 1 - postal code",
         "codice postale",
+        "cap (uff.)",
+        "cap (ab.)",
+        "home zipcode",
+        "work zipcode",
     ),
     "country": _keys(
         "country",
@@ -182,6 +229,12 @@ SYNONYMS = {
         "business country/region",
         "address 1 - country",
         "country code",
+        "paese (uff.)",
+        "paese (ab.)",
+        "paese/area geografica (uff.)",
+        "paese/area geografica (ab.)",
+        "home country",
+        "work country",
     ),
     "notes": _keys("notes", "note", "comment", "comments", "commenti", "annotazioni", "description"),
     "language": _keys("language", "lingua", "lang", "locale"),
@@ -203,9 +256,11 @@ def phone_kind(header) -> str | None:
     if key in PHONE_HEADERS or _GOOGLE_PHONE.match(key):
         return "phone"
     words = set(key.split())
-    if words & {"mobile", "cellulare", "cell", "cellphone", "whatsapp"}:
+    if _GOOGLE_PHONE_TYPE.match(key) or words & {"label", "type", "tipo"}:
+        return None  # "Phone 1 - Label", "Tipo telefono": says what a number is, is not one
+    if words & MOBILE_WORDS:
         return "mobile"
-    if words & {"phone", "telefono", "tel", "telephone"} and not _GOOGLE_PHONE_TYPE.match(key):
+    if words & {"phone", "telefono", "tel", "telephone"}:
         return "phone"
     return None
 
@@ -239,7 +294,9 @@ def auto_mapping(headers, custom_fields=None) -> tuple[list[str], list[int]]:
                 targets[i] = IGNORE
             seen.add(target)
     phones = [i for i, t in enumerate(targets) if t == PHONE]
+    # Mobile first, then the number marked main/primary, then file order; fax columns are never phones.
     order = [i for i in phones if phone_kind(headers[i]) == "mobile"]
+    order += [i for i in phones if i not in order and norm_header(headers[i]) in PRIMARY_HEADERS]
     order += [i for i in phones if i not in order]
     return targets, order
 
@@ -259,14 +316,25 @@ def find_header_row(rows) -> int:
 
 
 def google_type_columns(headers) -> dict[int, int]:
-    """For Google's "Phone N - Value" columns, the index of the matching "Phone N - Type" column."""
+    """For Google's "Phone N - Value" columns, the index of the matching "Phone N - Label" column
+    ("Phone N - Type" in Google's legacy export)."""
+    return _label_columns(headers, _GOOGLE_PHONE, _GOOGLE_PHONE_TYPE)
+
+
+def google_email_columns(headers) -> dict[int, int | None]:
+    """Google's "E-mail N - Value" columns → their "E-mail N - Label/Type" column (None if absent)."""
+    labels = _label_columns(headers, _GOOGLE_EMAIL, _GOOGLE_EMAIL_TYPE)
+    return {i: labels.get(i) for i, h in enumerate(headers) if _GOOGLE_EMAIL.match(norm_header(h))}
+
+
+def _label_columns(headers, value_re, label_re) -> dict[int, int]:
     values, types = {}, {}
     for i, h in enumerate(headers):
         key = norm_header(h)
-        if m := _GOOGLE_PHONE.match(key):
+        if m := value_re.match(key):
             values[m.group(1)] = i
-        elif (m := _GOOGLE_PHONE_TYPE.match(key)) and m.group(2) == "type":
-            types[m.group(1)] = i
+        elif m := label_re.match(key):
+            types.setdefault(m.group(1), i)
     return {values[n]: types[n] for n in values if n in types}
 
 
@@ -274,17 +342,19 @@ def validate_mapping(targets, headers, phone_order, custom_field_keys) -> list[s
     """Problems with a mapping a person chose, in words; empty when it can be used."""
     problems = []
     if len(targets) != len(headers):
-        problems.append("The mapping does not match the file's columns.")
+        problems.append(gettext("The mapping does not match the file's columns."))
         return problems
     if PHONE not in targets:
-        problems.append("No column is mapped to the phone number; every contact needs one.")
+        problems.append(gettext("No column is mapped to the phone number; every contact needs one."))
     for t in targets:
         if t in (PHONE, IGNORE) or t in ATTRIBUTE_TARGETS:
             continue
         if t.startswith("field:") and t[6:] in custom_field_keys:
             continue
-        problems.append(f"Unknown target '{t}'.")
+        problems.append(gettext("Unknown target '%(target)s'.") % {"target": t})
     for i in phone_order:
         if not (0 <= i < len(targets)) or targets[i] != PHONE:
-            problems.append(f"Phone order names column {i + 1}, which is not a phone column.")
+            problems.append(
+                gettext("Phone order names column %(number)d, which is not a phone column.") % {"number": i + 1}
+            )
     return problems

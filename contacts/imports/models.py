@@ -9,29 +9,31 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class ContactImport(models.Model):
     class Kind(models.TextChoices):
-        CSV = "csv", "CSV / text"
-        XLSX = "xlsx", "Excel (.xlsx)"
-        VCARD = "vcard", "vCard (.vcf)"
+        CSV = "csv", _("CSV / text")
+        XLSX = "xlsx", _("Excel (.xlsx)")
+        VCARD = "vcard", _("vCard (.vcf)")
 
     class Status(models.TextChoices):
-        UPLOADED = "uploaded", "Uploaded"
-        MAPPING = "mapping", "Columns mapped"
-        PREVIEWED = "previewed", "Previewed"
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Finished"
-        FAILED = "failed", "Failed"
+        UPLOADED = "uploaded", _("Uploaded")
+        MAPPING = "mapping", _("Columns mapped")
+        PREVIEWED = "previewed", _("Previewed")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Finished")
+        FAILED = "failed", _("Failed")
 
     class UpdateMode(models.TextChoices):
-        FILL = "fill", "Fill empty fields of matched contacts"
-        OVERWRITE = "overwrite", "Overwrite matched contacts with the file's values"
-        SKIP = "skip", "Leave matched contacts as they are"
+        FILL = "fill", _("Fill empty fields of matched contacts")
+        OVERWRITE = "overwrite", _("Overwrite matched contacts with the file's values")
+        SKIP = "skip", _("Leave matched contacts as they are")
 
-    file = models.FileField(upload_to="imports/%Y/%m/")
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=255)
     original_name = models.CharField(max_length=255)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     size = models.BigIntegerField(default=0)
@@ -45,8 +47,8 @@ class ContactImport(models.Model):
     country = models.CharField(max_length=2, blank=True)
     sheet = models.CharField(max_length=100, blank=True)
     headers = models.JSONField(default=list, blank=True)
-    mapping = models.JSONField(default=list, blank=True, help_text="Target per column ('' = ignored)")
-    phone_order = models.JSONField(default=list, blank=True, help_text="Phone column indexes, first wins")
+    mapping = models.JSONField(default=list, blank=True, help_text=_("Target per column ('' = ignored)"))
+    phone_order = models.JSONField(default=list, blank=True, help_text=_("Phone column indexes, first wins"))
     update_mode = models.CharField(max_length=10, choices=UpdateMode.choices, default=UpdateMode.FILL)
     detected = models.JSONField(default=dict, blank=True)
     preview = models.JSONField(default=dict, blank=True)
@@ -58,9 +60,12 @@ class ContactImport(models.Model):
     updated = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     merged = models.PositiveIntegerField(
-        default=0, help_text="Rows merged into an earlier row with the same phone"
+        default=0, help_text=_("Rows merged into an earlier row with the same phone")
     )
     rejected = models.PositiveIntegerField(default=0)
+    warned = models.PositiveIntegerField(
+        default=0, help_text="Imported rows with an optional value left out (see the warnings report)"
+    )
     # Progress: position/size are bytes (rows for Excel); rate is rows per second.
     position = models.BigIntegerField(default=0)
     rate = models.FloatField(default=0)
@@ -68,7 +73,10 @@ class ContactImport(models.Model):
     # Resume point: rows fully committed, and the rejected-rows file length at that moment.
     cursor = models.PositiveIntegerField(default=0)
     rejected_offset = models.BigIntegerField(default=0)
-    rejected_file = models.FileField(upload_to="imports/rejected/%Y/%m/", blank=True)
+    rejected_file = models.FileField(upload_to="imports/rejected/%Y/%m/", blank=True, max_length=255)
+    warnings_offset = models.BigIntegerField(default=0)
+    warnings_file = models.FileField(upload_to="imports/warnings/%Y/%m/", blank=True, max_length=255)
+    warning_examples = models.JSONField(default=list, blank=True, help_text="The first warnings")
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 
@@ -82,7 +90,7 @@ class ContactImport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "contact import"
+        verbose_name = _("contact import")
 
     def __str__(self):
         return f"{self.original_name} ({self.get_status_display()})"
@@ -105,19 +113,19 @@ class ContactImport(models.Model):
 
 class ContactExport(models.Model):
     class Format(models.TextChoices):
-        CSV = "csv", "CSV (Excel)"
-        XLSX = "xlsx", "Excel (.xlsx)"
-        VCF = "vcf", "vCard 3.0"
+        CSV = "csv", _("CSV (Excel)")
+        XLSX = "xlsx", _("Excel (.xlsx)")
+        VCF = "vcf", _("vCard 3.0")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Ready"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Ready")
+        FAILED = "failed", _("Failed")
 
     format = models.CharField(max_length=4, choices=Format.choices, default=Format.CSV)
     filters = models.JSONField(
-        default=dict, blank=True, help_text="ids / list_id / tag / search / opted_out: which contacts"
+        default=dict, blank=True, help_text=_("ids / list_id / tag / search / opted_out: which contacts")
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(default=0)
@@ -132,10 +140,12 @@ class ContactExport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name = "contact export"
+        verbose_name = _("contact export")
 
     def __str__(self):
-        return f"Export #{self.pk} ({self.get_format_display()}, {self.get_status_display()})"
+        return gettext("Export #%(id)s (%(format)s, %(status)s)") % {
+            "id": self.pk, "format": self.get_format_display(), "status": self.get_status_display()
+        }
 
     @property
     def percent(self) -> int:

@@ -1,13 +1,16 @@
 """Turning cells into contact values: text, phones, dates (Excel serials too), genders, countries.
 
 Every function returns the cleaned value or raises ValueError with a reason a person
-can act on; the pipeline turns those into rejected rows.
+can act on. For the phone that rejects the row; for any other (optional) field the
+contact is imported without that value and the reason is recorded as a warning.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+
+from django.utils.translation import gettext
 
 from contacts.phones import PhoneError, looks_e164, normalize_phone
 
@@ -21,9 +24,31 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBERISH = re.compile(r"^[+-]?[\d\s().,/-]+$")
 _PHONE_PUNCT = str.maketrans("", "", " -.()/\u00a0")
 
+# What exporters write in a cell that is empty: Outlook's "0/0/00" dates and "Unspecified"
+# gender (Italian Outlook: "Non specificato"), "None", "N/A", Excel's "#N/A", a lone "-".
+EMPTY_MARKERS = frozenset({
+    "0/0/00", "0/0/0000", "00/00/00", "00/00/0000", "0000-00-00", "unspecified", "non specificato",
+    "none", "n/a", "#n/a", "-", "--",
+})  # fmt: skip
+_EMPTY_MAX = max(len(m) for m in EMPTY_MARKERS)
+
+
+def is_empty(value) -> bool:
+    """True for None, blank text and the exporters' conventions for "no value" (EMPTY_MARKERS)."""
+    if value is None:
+        return True
+    if type(value) is str:
+        if len(value) > _EMPTY_MAX + 4:
+            return False
+        text = value.strip()
+        return not text or text.lower() in EMPTY_MARKERS
+    return False
+
+
 GENDERS = {
-    "m": "male", "male": "male", "maschio": "male", "uomo": "male", "man": "male", "mr": "male",
-    "f": "female", "female": "female", "femmina": "female", "donna": "female", "woman": "female",
+    "m": "male", "male": "male", "maschio": "male", "maschile": "male", "uomo": "male", "man": "male",
+    "mr": "male", "f": "female", "female": "female", "femmina": "female", "femminile": "female",
+    "donna": "female", "woman": "female",
     "other": "other", "altro": "other", "x": "other", "non-binary": "other",
 }  # fmt: skip
 LANGUAGES = {
@@ -66,7 +91,7 @@ def phone_text(value) -> str:
     """Phone cell as text; Excel numbers and scientific notation are expanded, lossy ones refused."""
     if isinstance(value, float):
         if not value.is_integer():
-            raise PhoneError("not a phone number")
+            raise PhoneError(gettext("not a phone number"))
         return str(int(value))
     text = cell_text(value).strip()
     m = _SCIENTIFIC.match(text)
@@ -74,9 +99,9 @@ def phone_text(value) -> str:
         whole, frac, exp = m.group(1), m.group(2) or "", int(m.group(3))
         if len(frac) < exp:
             # 3.93331E+11: Excel kept 6 digits and invented the rest.
-            raise PhoneError("shortened by Excel's scientific notation (format the column as text)")
+            raise PhoneError(gettext("shortened by Excel's scientific notation (format the column as text)"))
         if frac[exp:].strip("0"):
-            raise PhoneError("not a phone number")
+            raise PhoneError(gettext("not a phone number"))
         text = whole + frac[:exp]
     return text
 
@@ -203,31 +228,34 @@ def parse_date(value) -> dt.date | None:
     if re.fullmatch(r"\d{1,5}(\.\d+)?", text) and len(text.split(".")[0]) <= 5:
         return _serial(float(text))
     if text.startswith("--"):
-        raise ValueError("birthday without a year cannot be stored")
+        raise ValueError(gettext("birthday without a year cannot be stored"))
     m = _DMY.match(text)  # the common shapes without strptime's cost
     if m:
+        day, month, year = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if month > 12 >= day:
+            day, month = month, day  # 4/15/1980: only month/day/year (a US export) can mean this
         try:
-            return dt.date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            return dt.date(year, month, day)
         except ValueError:
-            raise ValueError(f"date not understood: {text[:40]!r}") from None
+            raise ValueError(gettext("date not understood: %(value)r") % {"value": text[:40]}) from None
     m = _YMD.match(text)
     if m:
         try:
             return dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
         except ValueError:
-            raise ValueError(f"date not understood: {text[:40]!r}") from None
+            raise ValueError(gettext("date not understood: %(value)r") % {"value": text[:40]}) from None
     text = text.split("T")[0].strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%Y%m%d", "%Y/%m/%d", "%d/%m/%y", "%m/%d/%Y"):
         try:
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    raise ValueError(f"date not understood: {str(value)[:40]!r}")
+    raise ValueError(gettext("date not understood: %(value)r") % {"value": str(value)[:40]})
 
 
 def _serial(number: float) -> dt.date:
     if not 1 <= number < 2958466:
-        raise ValueError(f"date not understood: {number!r}")
+        raise ValueError(gettext("date not understood: %(value)r") % {"value": number})
     return EXCEL_EPOCH + dt.timedelta(days=int(number))
 
 
@@ -237,7 +265,7 @@ def clean_gender(value) -> str:
         return ""
     if text in GENDERS:
         return GENDERS[text]
-    raise ValueError(f"gender not understood: {text[:20]!r}")
+    raise ValueError(gettext("gender not understood: %(value)r") % {"value": text[:20]})
 
 
 def clean_language(value) -> str:
@@ -248,7 +276,10 @@ def clean_language(value) -> str:
         return text[:2]
     from .mapping import norm_header
 
-    return LANGUAGES.get(norm_header(text), "")
+    code = LANGUAGES.get(norm_header(text))
+    if code is None:
+        raise ValueError(gettext("language not understood: %(value)r") % {"value": text[:20]})
+    return code
 
 
 def clean_country(value) -> str:
@@ -259,7 +290,10 @@ def clean_country(value) -> str:
         return text.upper()
     from .mapping import norm_header
 
-    return COUNTRIES.get(norm_header(text), "")
+    code = COUNTRIES.get(norm_header(text))
+    if code is None:
+        raise ValueError(gettext("country not understood: %(value)r") % {"value": text[:30]})
+    return code
 
 
 def clean_email(value) -> str:
@@ -269,7 +303,7 @@ def clean_email(value) -> str:
     if not text:
         return ""
     if len(text) > 254 or not _EMAIL.match(text):
-        raise ValueError(f"not a valid email address: {text[:60]!r}")
+        raise ValueError(gettext("not a valid email address: %(value)r") % {"value": text[:60]})
     return text
 
 

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+
 from .errors import ImportFileError
 
 MAX_CARD_BYTES = 1024 * 1024  # after dropping photos; a real contact is a few hundred bytes
@@ -20,6 +22,18 @@ _DROP = re.compile(rb"^(?:[\w-]+\.)?(PHOTO|LOGO|SOUND|KEY)[;:]", re.IGNORECASE)
 _BEGIN = re.compile(rb"^BEGIN:VCARD\s*$", re.IGNORECASE)
 _END = re.compile(rb"^END:VCARD\s*$", re.IGNORECASE)
 HEADERS = ["vcard"]
+# The properties the reader uses; every other one (PROFILE:VCard of Lotus Notes, X-MS-…, UID, REV,
+# LABEL, …) is dropped before parsing, so a property we do not understand can never make a card
+# unreadable.
+USED = frozenset({"BEGIN", "END", "VERSION", "N", "FN", "ORG", "NOTE", "BDAY", "EMAIL", "ADR", "TEL",
+                  "X-ABLABEL", "KIND", "X-ADDRESSBOOKSERVER-KIND"})  # fmt: skip
+_NAME = re.compile(r"^(?:[\w-]+\.)?([\w-]+)")
+# Which vCard property a contact value came from (the "column" of a warning).
+COLUMNS = {
+    "first_name": "N", "last_name": "N", "email": "EMAIL", "birth_date": "BDAY", "company": "ORG",
+    "notes": "NOTE", "address": "ADR", "city": "ADR", "province": "ADR", "postal_code": "ADR",
+    "country": "ADR",
+}  # fmt: skip
 
 
 @dataclass
@@ -54,13 +68,13 @@ def split_cards(fh) -> Iterator[tuple[int, bytes, str | None]]:
         if _END.match(bare):
             card.append(b"END:VCARD")
             if size > MAX_CARD_BYTES:
-                yield start, b"", "card is too large"
+                yield start, b"", gettext("card is too large")
             else:
                 yield start, b"\r\n".join(card) + b"\r\n", None
             card = None
             continue
         if _BEGIN.match(bare):  # a card that never ended: report it, start the next
-            yield start, b"\r\n".join(card), "card is not closed (no END:VCARD)"
+            yield start, b"\r\n".join(card), gettext("card is not closed (no END:VCARD)")
             card, start, size, dropping = [b"BEGIN:VCARD"], number, 0, False
             continue
         if _DROP.match(bare):
@@ -75,7 +89,7 @@ def split_cards(fh) -> Iterator[tuple[int, bytes, str | None]]:
                 card.append(bare)
         joining = bare.endswith(b"=") and b"QUOTED-PRINTABLE" in (card[-1] if card else b"").upper()
     if card is not None:
-        yield start, b"\r\n".join(card), "card is truncated (the file ends before END:VCARD)"
+        yield start, b"\r\n".join(card), gettext("card is truncated (the file ends before END:VCARD)")
 
 
 def _decode(data: bytes) -> str:
@@ -142,22 +156,44 @@ def _tel_value(value) -> str:
     return text
 
 
+def used_lines(raw: str) -> str:
+    """The card with only the properties the reader uses (folded continuation lines follow theirs)."""
+    out, keep = [], False
+    for text in raw.splitlines():
+        if text[:1] in (" ", "\t"):
+            if keep:
+                out.append(text)
+            continue
+        m = _NAME.match(text)
+        keep = bool(m) and m.group(1).upper() in USED
+        if keep:
+            out.append(text)
+    return "\r\n".join(out) + "\r\n"
+
+
 def parse_card(line: int, data: bytes) -> Card:
     """Turn one card's bytes into a Card; a card that cannot be read gets .error, never raises."""
     import vobject
 
     raw = _decode(data)
     card = Card(line=line, raw=raw)
-    text = _from_21(raw) if re.search(r"^VERSION:\s*2\.1", raw, re.IGNORECASE | re.MULTILINE) else raw
+    text = used_lines(raw)
+    if re.search(r"^VERSION:\s*2\.1", text, re.IGNORECASE | re.MULTILINE):
+        text = _from_21(text)
     try:
         vc = vobject.readOne(text, ignoreUnreadable=True)
     except Exception as exc:
-        card.error = f"unreadable card: {str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}"
+        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        card.error = gettext("this card cannot be read (its name or phone lines are malformed: %(detail)s)") % {
+            "detail": detail
+        }
         return card
     try:
         _fill(card, vc)
     except Exception as exc:  # vobject values have many shapes; one odd card must not stop the file
-        card.error = f"unreadable card: {type(exc).__name__}"
+        card.error = gettext("this card cannot be read (its name or phone lines are malformed: %(detail)s)") % {
+            "detail": type(exc).__name__
+        }
     return card
 
 
@@ -168,7 +204,7 @@ def _fill(card: Card, vc) -> None:
         for p in contents.get("kind", []) + contents.get("x-addressbookserver-kind", [])
     }
     if "group" in kinds:
-        card.error = "group card (a list of members, not a contact) skipped"
+        card.error = gettext("group card (a list of members, not a contact) skipped")
         return
     values = card.values
     if "n" in contents:
@@ -188,7 +224,9 @@ def _fill(card: Card, vc) -> None:
         bday = _text(contents["bday"][0].value)
         if bday.startswith("--"):  # a birthday without a year: no date to store, keep it readable
             notes.append(
-                f"Birthday (no year): {bday[2:4]}-{bday[4:6]}" if len(bday) >= 6 else f"Birthday: {bday}"
+                gettext("Birthday (no year): %(day)s") % {"day": f"{bday[2:4]}-{bday[4:6]}"}
+                if len(bday) >= 6
+                else gettext("Birthday: %(day)s") % {"day": bday}
             )
         else:
             values["birth_date"] = bday
@@ -210,20 +248,21 @@ def _fill(card: Card, vc) -> None:
     for prop in contents.get("x-ablabel", []):
         if prop.group:
             labels[prop.group.lower()] = _text(prop.value).lower()
-    mobile, pref, other = [], [], []
-    for prop in contents.get("tel", []):
+    from .mapping import label_kind
+
+    ranked = []
+    for position, prop in enumerate(contents.get("tel", [])):
         types = _params(prop)
-        label = labels.get((prop.group or "").lower(), "")
+        label_text = labels.get((prop.group or "").lower(), "")
         number = _tel_value(prop.value)
-        if not number or "fax" in types or "fax" in label:
+        kind, preferred = label_kind(
+            " ".join(sorted(types)) + " " + label_text.replace("_$!<", " ").replace(">!$_", " ")
+        )
+        if not number or kind == "fax":
             continue
-        if types & {"cell", "mobile", "iphone"} or any(w in label for w in ("mobile", "cell", "iphone")):
-            mobile.append(number)
-        elif "pref" in types:
-            pref.append(number)
-        else:
-            other.append(number)
-    card.phones = mobile + pref + other
+        # Mobile first, then the preferred number, then the card's order (as for CSV label columns).
+        ranked.append(((kind != "mobile", not (preferred or "pref" in types), position), number))
+    card.phones = [number for _, number in sorted(ranked, key=lambda item: item[0])]
     card.values = {k: v for k, v in values.items() if v}
 
 
@@ -232,14 +271,14 @@ def read_vcards(path) -> tuple[Iterator[Card], callable]:
     try:
         fh = open(path, "rb")  # noqa: SIM115 - closed when the stream ends
     except OSError as exc:
-        raise ImportFileError(f"The file cannot be opened: {exc.strerror}.") from None
+        raise ImportFileError(gettext("The file cannot be opened: %(error)s.") % {"error": exc.strerror}) from None
     head = fh.read(64 * 1024)
     if not head.strip():
         fh.close()
-        raise ImportFileError("The file is empty.")
+        raise ImportFileError(gettext("The file is empty."))
     if not re.search(rb"BEGIN:VCARD", head, re.IGNORECASE):
         fh.close()
-        raise ImportFileError("This file is not a vCard file (no BEGIN:VCARD found).")
+        raise ImportFileError(gettext("This file is not a vCard file (no BEGIN:VCARD found)."))
     fh.seek(0)
 
     def cards():

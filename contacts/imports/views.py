@@ -12,6 +12,8 @@ from django.http import FileResponse, Http404, HttpResponseNotAllowed, HttpRespo
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from contacts.models import CustomField
 from contacts.roles import owned_or_managed
@@ -22,7 +24,7 @@ from .forms import NEW_FIELD, ExportForm, MappingForm, UploadForm
 from .mapping import ATTRIBUTE_TARGETS
 from .models import ContactExport, ContactImport
 
-STEPS = ["Upload", "Map columns", "Preview", "Import"]
+STEPS = [_("Upload"), _("Map columns"), _("Preview"), _("Import")]
 
 
 def _context(model_admin, request, title, step=None, **extra):
@@ -87,7 +89,7 @@ def upload(model_admin, request):
     return TemplateResponse(
         request,
         "admin/contacts/import/upload.html",
-        _context(model_admin, request, "Import contacts", 0, form=form, max_mb=settings.IMPORT_MAX_UPLOAD_MB),
+        _context(model_admin, request, gettext("Import contacts"), 0, form=form, max_mb=settings.IMPORT_MAX_UPLOAD_MB),
     )
 
 
@@ -142,7 +144,10 @@ def map_columns(model_admin, request, pk):
     return TemplateResponse(
         request,
         "admin/contacts/import/map.html",
-        _context(model_admin, request, f"Map the columns of {imp.original_name}", 1, form=form, imp=imp),
+        _context(
+            model_admin, request, gettext("Map the columns of %(name)s") % {"name": imp.original_name}, 1,
+            form=form, imp=imp,
+        ),
     )
 
 
@@ -168,13 +173,13 @@ def preview(model_admin, request, pk):
         messages.error(request, str(exc))
         return HttpResponseRedirect(_url("map", imp))
     used = [c for c in PREVIEW_COLUMNS if c == "phone" or any(c in r for r in data["rows"])]
-    labels = {"phone": "Phone (E.164)", **ATTRIBUTE_TARGETS}
+    labels = {"phone": gettext("Phone (E.164)"), **ATTRIBUTE_TARGETS}
     custom = {f.key: f.label for f in CustomField.objects.all()}
     return TemplateResponse(
         request,
         "admin/contacts/import/preview.html",
         _context(
-            model_admin, request, f"Preview of {imp.original_name}", 2, imp=imp, preview=data,
+            model_admin, request, gettext("Preview of %(name)s") % {"name": imp.original_name}, 2, imp=imp, preview=data,
             columns=[(c, labels.get(c, c)) for c in used], custom=custom,
             target_list=imp.contact_list.name if imp.contact_list else imp.new_list_name,
         ),
@@ -194,7 +199,7 @@ def progress(model_admin, request, pk):
         _context(
             model_admin,
             request,
-            f"Import of {imp.original_name}",
+            gettext("Import of %(name)s") % {"name": imp.original_name},
             3,
             imp=imp,
             status=services.import_status(imp),
@@ -210,12 +215,24 @@ def status(model_admin, request, pk):
 def rejected(model_admin, request, pk):
     imp = _import(request, pk)
     if not imp.rejected_file or imp.status != ContactImport.Status.SUCCEEDED:
-        raise Http404("No rejected rows")
+        raise Http404(gettext("No rejected rows"))
     name = imp.original_name.rsplit(".", 1)[0]
     return FileResponse(
         imp.rejected_file.open("rb"),
         as_attachment=True,
-        filename=f"{name}-rejected.csv",
+        filename=gettext("%(name)s-rejected.csv") % {"name": name},
+        content_type="text/csv",
+    )
+
+
+def warnings_report(model_admin, request, pk):
+    """The warnings CSV: line, phone, column, value, reason — values left out of imported contacts."""
+    imp = get_object_or_404(ContactImport, pk=pk)
+    if not imp.warnings_file or imp.status != ContactImport.Status.SUCCEEDED:
+        raise Http404(gettext("No warnings"))
+    name = imp.original_name.rsplit(".", 1)[0][:60]
+    return FileResponse(
+        imp.warnings_file.open("rb"), as_attachment=True, filename=gettext("%(name)s-warnings.csv") % {"name": name},
         content_type="text/csv",
     )
 
@@ -252,7 +269,7 @@ def start_export_view(model_admin, request):
     return TemplateResponse(
         request,
         "admin/contacts/export/start.html",
-        _context(model_admin, request, "Export contacts", None, form=form, count=count, filters=filters),
+        _context(model_admin, request, gettext("Export contacts"), None, form=form, count=count, filters=filters),
     )
 
 
@@ -261,7 +278,7 @@ def export_progress(model_admin, request, pk):
     return TemplateResponse(
         request,
         "admin/contacts/export/progress.html",
-        _context(model_admin, request, f"Export #{export.pk}", None, export=export),
+        _context(model_admin, request, gettext("Export #%(id)s") % {"id": export.pk}, None, export=export),
     )
 
 
@@ -269,7 +286,7 @@ def export_status(model_admin, request, pk):
     export = _export(request, pk)
     return JsonResponse(
         {
-            "status": export.status, "done": export.done, "total": export.total, "percent": export.percent,
+            "status": export.status, "status_display": export.get_status_display(), "done": export.done, "total": export.total, "percent": export.percent,
             "error": export.error, "finished": export.status in ("succeeded", "failed"),
             "download_url": reverse("admin:contacts_contactexport_download", args=[export.pk])
             if export.status == "succeeded" else None,
@@ -281,7 +298,7 @@ def export_download(model_admin, request, pk):
     _can_export(request)
     export = _export(request, pk)
     if export.status != ContactExport.Status.SUCCEEDED or not export.file:
-        raise Http404("Not ready")
+        raise Http404(gettext("Not ready"))
     return FileResponse(
         export.file.open("rb"), as_attachment=True, filename=export.file.name.rsplit("/", 1)[-1]
     )

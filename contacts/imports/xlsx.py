@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import zipfile
 
+from django.utils.translation import gettext
+
 from .csv import HEADER_SCAN_ROWS, Table
 from .errors import ImportFileError
+from .limits import CellCounter, cell_too_long, check_zip, limits, too_many_columns
 
 
 def sheet_names(path) -> list[str]:
@@ -25,13 +28,16 @@ def _open(path):
     import openpyxl
 
     if not zipfile.is_zipfile(path):
-        raise ImportFileError("This file is not an Excel .xlsx workbook.")
+        raise ImportFileError(gettext("This file is not an Excel .xlsx workbook."))
+    check_zip(path)  # before openpyxl reads the shared strings into memory
     try:
         # A file object, not the path: openpyxl refuses names not ending in .xlsx, and the
         # content decides what a file is (a workbook saved as "contacts.csv" is still one).
         return openpyxl.load_workbook(open(path, "rb"), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises KeyError, zip and XML errors for broken workbooks
-        raise ImportFileError(f"This Excel workbook cannot be read ({type(exc).__name__}).") from None
+        raise ImportFileError(
+            gettext("This Excel workbook cannot be read (%(error)s).") % {"error": type(exc).__name__}
+        ) from None
 
 
 def read_xlsx(path, *, sheet: str | int | None = None) -> Table:
@@ -46,7 +52,7 @@ def read_xlsx(path, *, sheet: str | int | None = None) -> Table:
             ws = wb[sheet]
     except (IndexError, KeyError):
         wb.close()
-        raise ImportFileError(f"The workbook has no sheet {sheet!r}.") from None
+        raise ImportFileError(gettext("The workbook has no sheet %(sheet)r.") % {"sheet": sheet}) from None
     try:
         stream = _rows(ws)
         head = []
@@ -59,7 +65,7 @@ def read_xlsx(path, *, sheet: str | int | None = None) -> Table:
         raise
     if not head:
         wb.close()
-        raise ImportFileError("The sheet is empty.")
+        raise ImportFileError(gettext("The sheet is empty."))
     from .mapping import find_header_row
 
     index = find_header_row([cells for _, cells in head])
@@ -93,19 +99,30 @@ def _header_text(value) -> str:
         return ""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    return str(value).strip()
+    return str(value).strip()[:200]  # stored with the import and listed by the API: bounded
 
 
 def _rows(ws):
+    lim = limits()
+    counter = CellCounter(lim)
+    max_columns, max_chars = lim.columns, lim.cell_chars
     try:
         for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
             cells = list(row)
             while cells and cells[-1] in (None, ""):
                 cells.pop()
+            if len(cells) > max_columns:
+                raise too_many_columns(number, len(cells), max_columns)
+            counter.add(len(cells))
+            for c in cells:
+                if type(c) is str and len(c) > max_chars:
+                    raise cell_too_long(number, max_chars)
             if not any(c not in (None, "") and str(c).strip() for c in cells):
                 continue
             yield number, cells
     except ImportFileError:
         raise
     except Exception as exc:
-        raise ImportFileError(f"This Excel workbook cannot be read ({type(exc).__name__}).") from None
+        raise ImportFileError(
+            gettext("This Excel workbook cannot be read (%(error)s).") % {"error": type(exc).__name__}
+        ) from None

@@ -9,12 +9,14 @@ it opens a confirmation page whose POST starts the run.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
@@ -34,11 +36,18 @@ class SyncErrorInline(TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    verbose_name = "problem or note"
-    verbose_name_plural = "Problems and notes"
+    verbose_name = _("problem or note")
+    verbose_name_plural = _("Problems and notes")
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+def _count_label(name: str) -> str:
+    try:
+        return SyncRun._meta.get_field(name).verbose_name
+    except FieldDoesNotExist:  # a count that is not a field keeps its name
+        return name
 
 
 @admin.register(SyncRun)
@@ -67,27 +76,30 @@ class SyncRunAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return request.user.has_perm("messaging.delete_syncrun")
 
-    @display(description="Status", label={
+    @display(description=_("Status"), label={
         "succeeded": "success", "partial": "warning", "failed": "danger", "running": "info", "queued": "info",
     })  # fmt: skip
     def status_label(self, obj):
-        return obj.status
+        return obj.status, obj.get_status_display()
 
-    @display(description="Counts")
+    @display(description=_("Counts"))
     def counts_table(self, obj):
         cells = format_html_join(
             "",
             '<div class="sync-count" data-count="{}"><strong>{}</strong> {}</div>',
-            ((name, value, name) for name, value in obj.counts().items()),
+            ((name, value, _count_label(name)) for name, value in obj.counts().items()),
         )
         return format_html('<div class="flex flex-wrap gap-4">{}</div>', cells)
 
-    @display(description="HTTP log")
+    @display(description=_("HTTP log"))
     def http_log_link(self, obj):
         count = obj.account.http_logs.filter(correlation=obj.correlation).count()
         url = reverse("admin:messaging_httplog_changelist") + f"?correlation={obj.correlation}"
         return format_html(
-            '<a class="text-primary-600 underline" href="{}">{} requests made by this run</a>', url, count
+            '<a class="text-primary-600 underline" href="{}">{}</a>',
+            url,
+            ngettext("%(count)d request made by this run", "%(count)d requests made by this run", count)
+            % {"count": count},
         )
 
     # -- "Sync now" -------------------------------------------------------------------------------
@@ -126,16 +138,18 @@ class SyncRunAdmin(ModelAdmin):
                 run, started = start_sync(acc, resource, direction, trigger="button", user=request.user)
                 runs.append(run)
                 if not started:
-                    messages.info(request, f"A sync of {acc} was already under way (#{run.pk}).")
+                    messages.info(
+                        request, gettext("A sync of %(account)s was already under way (#%(id)s).") % {"account": acc, "id": run.pk}
+                    )
             if not runs:
-                messages.warning(request, "No active account can sync lists.")
+                messages.warning(request, gettext("No active account can sync lists."))
                 return HttpResponseRedirect(reverse("admin:messaging_syncrun_changelist"))
             if len(runs) == 1:
                 return HttpResponseRedirect(reverse("admin:messaging_syncrun_change", args=[runs[0].pk]))
             return HttpResponseRedirect(reverse("admin:messaging_syncrun_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Sync {account or contact_list}",
+            "title": gettext("Sync %(what)s") % {"what": account or contact_list},
             "account": account,
             "contact_list": contact_list,
             "accounts": accounts,
@@ -160,7 +174,7 @@ class SyncConflictAdmin(ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @display(description="Record")
+    @display(description=_("Record"))
     def record(self, obj):
         return obj.contact or obj.contact_list or obj.remote_id
 
@@ -182,15 +196,15 @@ class SyncConflictAdmin(ModelAdmin):
                 resource = "contacts" if conflict.kind == RemoteLink.Kind.CONTACT else "lists"
                 start_sync(conflict.account, resource, "push", trigger="button", user=request.user)
             words = (
-                "Switchboard's version was kept and is being sent."
+                gettext("Switchboard's version was kept and is being sent.")
                 if keep == "ours"
-                else ("The provider's version was kept and applied here.")
+                else gettext("The provider's version was kept and applied here.")
             )
             messages.success(request, words)
             return HttpResponseRedirect(reverse("admin:messaging_syncconflict_changelist"))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Conflict on {self.record(conflict)}",
+            "title": gettext("Conflict on %(record)s") % {"record": self.record(conflict)},
             "conflict": conflict,
             "rows": [
                 (
@@ -223,7 +237,7 @@ def _add_sync_now(model, admin_class_name: str, param: str) -> None:
     sync_now.__name__ = "sync_now"
     from unfold.decorators import action
 
-    decorated = action(description="Sync now", url_path="sync-now", icon="sync", permissions=["sync"])(
+    decorated = action(description=_("Sync now"), url_path="sync-now", icon="sync", permissions=["sync"])(
         sync_now
     )
     cls = type(model_admin)

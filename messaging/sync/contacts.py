@@ -14,7 +14,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from contacts.events import record_events
 from contacts.models import Contact, CustomField, Tag
 from messaging.providers.base import CONTACT_FIELDS, Op, RemoteContact, Resource
 from messaging.providers.errors import NotSupported, Rejected
@@ -188,7 +190,7 @@ class ContactSync(ResourceSync):
             keys = ", ".join(sorted(self._unknown_custom))
             self.note(
                 "contact",
-                f"{self.provider.display_name} has custom fields Switchboard does not define: {keys}. Add them under Custom fields to sync them.",
+                gettext("%(provider)s has custom fields Switchboard does not define: %(keys)s. Add them under Custom fields to sync them.") % {"provider": self.provider.display_name, "keys": keys},
             )
             self.flush()
 
@@ -199,7 +201,7 @@ class ContactSync(ResourceSync):
         rows = []
         for remote in items:
             if not remote.remote_id:
-                self.error("contact", f"A contact without an id was skipped (phone {remote.phone!r}).")
+                self.error("contact", gettext("A contact without an id was skipped (phone %(phone)r).") % {"phone": remote.phone})
                 continue
             rows.append((remote, self.remote_state(remote)))
         ids = [r.remote_id for r, _ in rows]
@@ -256,14 +258,14 @@ class ContactSync(ResourceSync):
             if not phone:
                 self.error(
                     "contact",
-                    f"No usable phone number ({remote.phone!r}); not imported.",
+                    gettext("No usable phone number (%(phone)r); not imported.") % {"phone": remote.phone},
                     remote_id=remote.remote_id,
                 )
                 continue
             if phone in page_phones:
                 self.error(
                     "contact",
-                    f"Another contact at {self.provider.display_name} has the phone {phone}; this one was skipped.",
+                    gettext("Another contact at %(provider)s has the phone %(phone)s; this one was skipped.") % {"provider": self.provider.display_name, "phone": phone},
                     remote_id=remote.remote_id,
                 )
                 continue
@@ -272,7 +274,7 @@ class ContactSync(ResourceSync):
             if contact is not None and contact.pk in linked_elsewhere:
                 self.error(
                     "contact",
-                    f"{phone} is already linked to another contact at {self.provider.display_name}; this one was skipped.",
+                    gettext("%(phone)s is already linked to another contact at %(provider)s; this one was skipped.") % {"phone": phone, "provider": self.provider.display_name},
                     remote_id=remote.remote_id, local_id=contact.pk,
                 )  # fmt: skip
                 continue
@@ -285,7 +287,7 @@ class ContactSync(ResourceSync):
                 try:
                     new_tags = self._apply_remote(contact, rstate, remote)
                 except Exception as exc:  # a custom field value we cannot store
-                    self.error("contact", f"Not imported: {exc}", remote_id=remote.remote_id)
+                    self.error("contact", gettext("Not imported: %(error)s") % {"error": exc}, remote_id=remote.remote_id)
                     continue
                 new_rows.append((contact, remote, rstate, new_tags))
                 new_links.append(link)
@@ -299,6 +301,7 @@ class ContactSync(ResourceSync):
             for c in contacts:
                 c.updated_at = now
             Contact.objects.bulk_create(contacts)
+            record_events("contact_created", [c.pk for c in contacts], source="sync")  # i12
             run.created += len(contacts)
             links_by_remote = {lk.remote_id: lk for lk in new_links}
             for contact, remote, rstate, new_tags in new_rows:
@@ -398,14 +401,14 @@ class ContactSync(ResourceSync):
             clash = Contact.objects.filter(phone=rstate["phone"]).exclude(pk=contact.pk).first()
             if clash is not None:
                 self.error(
-                    "contact", f"{self.provider.display_name} changed the phone to {rstate['phone']}, which {clash.display_name} already has here; not applied.",
+                    "contact", gettext("%(provider)s changed the phone to %(phone)s, which %(contact)s already has here; not applied.") % {"provider": self.provider.display_name, "phone": rstate['phone'], "contact": clash.display_name},
                     remote_id=remote.remote_id, local_id=contact.pk,
                 )  # fmt: skip
                 return
         try:
             new_tags = self._apply_remote(contact, rstate, remote, only=only)
         except Exception as exc:
-            self.error("contact", f"Not updated: {exc}", remote_id=remote.remote_id, local_id=contact.pk)
+            self.error("contact", gettext("Not updated: %(error)s") % {"error": exc}, remote_id=remote.remote_id, local_id=contact.pk)
             return
         if new_tags is not None:
             tags = {**(tags or {}), contact.pk: new_tags}
@@ -484,7 +487,7 @@ class ContactSync(ResourceSync):
                 with transaction.atomic():
                     self.note(
                         "contact",
-                        f"{count} contacts deleted here stay at {self.provider.display_name}, which cannot delete contacts.",
+                        gettext("%(count)s contacts deleted here stay at %(provider)s, which cannot delete contacts.") % {"count": count, "provider": self.provider.display_name},
                     )
                     self.flush()
             return
@@ -570,7 +573,7 @@ class ContactSync(ResourceSync):
                 # This provider cannot change a phone: a new twin for the new number, the old one let go.
                 self.note(
                     "contact",
-                    f"The phone changed from {link.synced_key} to {contact.phone}; {self.provider.display_name} cannot change a phone, so a new contact was created there and the old one ({link.remote_id}) was unlinked.",
+                    gettext("The phone changed from %(synced_key)s to %(phone)s; %(provider)s cannot change a phone, so a new contact was created there and the old one (%(remote_id)s) was unlinked.") % {"synced_key": link.synced_key, "phone": contact.phone, "provider": self.provider.display_name, "remote_id": link.remote_id},
                     remote_id=link.remote_id, local_id=contact.pk,
                 )  # fmt: skip
                 self._detach.append(link)
@@ -586,7 +589,7 @@ class ContactSync(ResourceSync):
                 for contact, link, _ in outgoing:
                     self.error(
                         "contact",
-                        f"Not sent: {exc}",
+                        gettext("Not sent: %(error)s") % {"error": exc},
                         remote_id=link.remote_id if link else "",
                         local_id=contact.pk,
                     )
@@ -606,7 +609,7 @@ class ContactSync(ResourceSync):
                     else self.provider.create_contact(sent)
                 )
             except Rejected as exc:
-                self.error("contact", f"Not sent: {exc}", remote_id=sent.remote_id, local_id=contact.pk)
+                self.error("contact", gettext("Not sent: %(error)s") % {"error": exc}, remote_id=sent.remote_id, local_id=contact.pk)
                 continue
             except NotSupported as exc:
                 self.error("contact", str(exc), remote_id=sent.remote_id, local_id=contact.pk)
@@ -619,7 +622,7 @@ class ContactSync(ResourceSync):
         if not remote_id:
             self.error(
                 "contact",
-                f"{self.provider.display_name} did not return an id for {contact.phone}.",
+                gettext("%(provider)s did not return an id for %(phone)s.") % {"provider": self.provider.display_name, "phone": contact.phone},
                 local_id=contact.pk,
             )
             return

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from messaging.providers.base import Provider
 
@@ -157,7 +158,14 @@ class ResourceSync:
             with transaction.atomic():
                 self.note(
                     kind,
-                    f"{self.provider.display_name} returned no {kind}s at all; links were kept. Check the account.",
+                    (
+                        gettext("%(provider)s returned no contacts at all; links were kept. Check the account.")
+                        if kind == "contact"
+                        else gettext("%(provider)s returned no lists at all; links were kept. Check the account.")
+                        if kind == "list"
+                        else gettext("%(provider)s returned no records at all; links were kept. Check the account.")
+                    )
+                    % {"provider": self.provider.display_name},
                 )
                 self.flush()
             return
@@ -175,9 +183,9 @@ class ResourceSync:
                     self.run.unlinked += len(local_ids)
                 RemoteLink.objects.filter(pk__in=[row[0] for row in batch]).delete()
                 self.flush()
-        what = "deleted here too" if delete_here else "unlinked (kept here)"
+        what = gettext("deleted here too") if delete_here else gettext("unlinked (kept here)")
         with transaction.atomic():
-            self.note(kind, f"Records gone from {self.provider.display_name} were {what}.")
+            self.note(kind, gettext("Records gone from %(provider)s were %(what)s.") % {"provider": self.provider.display_name, "what": what})
             self.flush()
 
 
@@ -231,7 +239,7 @@ class SyncEngine:
             self.checkpoint(name, None, done=True)
         if not phases:
             self.note(
-                "", f"{self.provider.display_name} has nothing this run could sync ({self.run.resource})."
+                "", gettext("%(provider)s has nothing this run could sync (%(resource)s).") % {"provider": self.provider.display_name, "resource": self.run.resource}
             )
             self.flush()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from contacts.events import record_sync_membership
 from contacts.models import ContactList, Membership
 from messaging.providers.base import Op, RemoteList, Resource
 from messaging.providers.errors import NotSupported, Rejected
@@ -75,7 +77,7 @@ class ListSync(ResourceSync):
         held = set(self._held_remote_ids(LIST).filter(remote_id__in=ids).values_list("remote_id", flat=True))
         for remote in items:
             if not remote.remote_id or not remote.name.strip():
-                self.error("list", f"A list without an id or name was skipped ({remote.remote_id!r}).")
+                self.error("list", gettext("A list without an id or name was skipped (%(remote_id)r).") % {"remote_id": remote.remote_id})
                 continue
             rstate = remote_list_state(remote)
             link = links.get(remote.remote_id)
@@ -103,7 +105,7 @@ class ListSync(ResourceSync):
             if local is not None and local.pk in linked_lists:
                 self.error(
                     "list",
-                    f"A list called '{remote.name}' is already linked to another list there; skipped.",
+                    gettext("A list called '%(name)s' is already linked to another list there; skipped.") % {"name": remote.name},
                     remote_id=remote.remote_id,
                 )
                 continue
@@ -150,7 +152,7 @@ class ListSync(ResourceSync):
         ):
             self.error(
                 "list",
-                f"{self.provider.display_name} renamed a list to '{name}', which another list here already uses.",
+                gettext("%(provider)s renamed a list to '%(name)s', which another list here already uses.") % {"provider": self.provider.display_name, "name": name},
                 remote_id=remote.remote_id,
                 local_id=local.pk,
             )
@@ -205,7 +207,7 @@ class ListSync(ResourceSync):
                 result = self.provider.create_list(RemoteList(name=local.name, description=local.description))
             except Rejected as exc:
                 with transaction.atomic():
-                    self.error("list", f"Not created: {exc}", local_id=local.pk)
+                    self.error("list", gettext("Not created: %(error)s") % {"error": exc}, local_id=local.pk)
                     self.flush()
                 continue
             with transaction.atomic():
@@ -233,7 +235,7 @@ class ListSync(ResourceSync):
                 with transaction.atomic():
                     self.note(
                         "list",
-                        f"{self.provider.display_name} cannot rename lists; '{link.contact_list.name}' keeps its old name there.",
+                        gettext("%(provider)s cannot rename lists; '%(list)s' keeps its old name there.") % {"provider": self.provider.display_name, "list": link.contact_list.name},
                         remote_id=link.remote_id,
                         local_id=link.contact_list_id,
                     )
@@ -244,7 +246,7 @@ class ListSync(ResourceSync):
             except Rejected as exc:
                 with transaction.atomic():
                     self.error(
-                        "list", f"Not updated: {exc}", remote_id=link.remote_id, local_id=link.contact_list_id
+                        "list", gettext("Not updated: %(error)s") % {"error": exc}, remote_id=link.remote_id, local_id=link.contact_list_id
                     )
                     self.flush()
                 continue
@@ -322,6 +324,9 @@ class ListSync(ResourceSync):
                         contact_list_id=link.contact_list_id,
                         contact_id__in=[local_map[r] for r in remove_here],
                     ).delete()
+                    record_sync_membership(
+                        link.contact_list_id, contact_ids.values(), [local_map[r] for r in remove_here]
+                    )  # i12
                     self.run.updated += len(contact_ids) + removed
                     # Remote members we have no twin for cannot be members here; keep them in the base.
                 self.run.pushed += len(to_add_remote) + len(to_remove_remote)

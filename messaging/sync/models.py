@@ -13,6 +13,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class RemoteLink(models.Model):
@@ -26,9 +28,9 @@ class RemoteLink(models.Model):
     """
 
     class Kind(models.TextChoices):
-        CONTACT = "contact", "Contact"
-        LIST = "list", "List"
-        TEMPLATE = "template", "Template"
+        CONTACT = "contact", _("Contact")
+        LIST = "list", _("List")
+        TEMPLATE = "template", _("Template")
 
     account = models.ForeignKey(
         "messaging.ProviderAccount", on_delete=models.CASCADE, related_name="remote_links"
@@ -115,32 +117,32 @@ class SyncRun(models.Model):
     """One sync of one account: what it did, in numbers, and what went wrong per record."""
 
     class Resource(models.TextChoices):
-        ALL = "all", "Contacts and lists"
-        CONTACTS = "contacts", "Contacts"
-        LISTS = "lists", "Lists"
+        ALL = "all", _("Contacts and lists")
+        CONTACTS = "contacts", _("Contacts")
+        LISTS = "lists", _("Lists")
         # Resources with their own module in messaging/sync/ (see resources.py). "all" stays
         # contacts + lists; the others run on their own (and on the account's schedule).
-        TEMPLATES = "templates", "Templates"
-        CAMPAIGNS = "campaigns", "Campaigns"
-        AUTOMATIONS = "automations", "Automations"
+        TEMPLATES = "templates", _("Templates")
+        CAMPAIGNS = "campaigns", _("Campaigns")
+        AUTOMATIONS = "automations", _("Automations")
 
     class Direction(models.TextChoices):
-        BOTH = "both", "Both ways"
-        PULL = "pull", "Pull (provider → Switchboard)"
-        PUSH = "push", "Push (Switchboard → provider)"
+        BOTH = "both", _("Both ways")
+        PULL = "pull", _("Pull (provider → Switchboard)")
+        PUSH = "push", _("Push (Switchboard → provider)")
 
     class Trigger(models.TextChoices):
-        SCHEDULE = "schedule", "Schedule"
-        BUTTON = "button", "Sync now button"
-        API = "api", "API"
-        CLI = "cli", "Command line"
+        SCHEDULE = "schedule", _("Schedule")
+        BUTTON = "button", _("Sync now button")
+        API = "api", _("API")
+        CLI = "cli", _("Command line")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        PARTIAL = "partial", "Finished with problems"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        PARTIAL = "partial", _("Finished with problems")
+        FAILED = "failed", _("Failed")
 
     COUNTS = (
         "pulled",
@@ -168,30 +170,32 @@ class SyncRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    pulled = models.PositiveIntegerField(default=0, help_text="Remote records read")
-    created = models.PositiveIntegerField(default=0, help_text="Local records created")
-    updated = models.PositiveIntegerField(default=0, help_text="Local records changed from the provider")
+    pulled = models.PositiveIntegerField(default=0, help_text=_("Remote records read"))
+    created = models.PositiveIntegerField(default=0, help_text=_("Local records created"))
+    updated = models.PositiveIntegerField(default=0, help_text=_("Local records changed from the provider"))
     unchanged = models.PositiveIntegerField(default=0)
-    pushed = models.PositiveIntegerField(default=0, help_text="Records created or changed at the provider")
-    deleted = models.PositiveIntegerField(default=0, help_text="Records deleted (here or there)")
-    unlinked = models.PositiveIntegerField(default=0, help_text="Links dropped because the twin is gone")
+    pushed = models.PositiveIntegerField(default=0, help_text=_("Records created or changed at the provider"))
+    deleted = models.PositiveIntegerField(default=0, help_text=_("Records deleted (here or there)"))
+    unlinked = models.PositiveIntegerField(default=0, help_text=_("Links dropped because the twin is gone"))
     conflicts = models.PositiveIntegerField(default=0)
     errors = models.PositiveIntegerField(default=0)
 
     # Where to resume: {"phase": "...", "cursor": ...}; empty once finished.
     cursor = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveIntegerField(
-        default=0, help_text="How many times this run was started or resumed"
+        default=0, help_text=_("How many times this run was started or resumed")
     )
-    error = models.TextField(blank=True, help_text="Why the run stopped, when it failed")
+    error = models.TextField(blank=True, help_text=_("Why the run stopped, when it failed"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "sync run"
+        verbose_name = _("sync run")
         indexes = [models.Index(fields=["account", "resource", "-created_at"], name="syncrun_account_idx")]
 
     def __str__(self):
-        return f"Sync #{self.pk} of {self.account} ({self.get_resource_display().lower()})"
+        return gettext("Sync #%(id)s of %(account)s (%(resource)s)") % {
+            "id": self.pk, "account": self.account, "resource": self.get_resource_display().lower()
+        }
 
     @property
     def correlation(self) -> str:
@@ -229,8 +233,8 @@ class SyncError(models.Model):
     """A problem with one record (the run went on), or a note staff should read."""
 
     class Level(models.TextChoices):
-        ERROR = "error", "Error"
-        NOTE = "note", "Note"
+        ERROR = "error", _("Error")
+        NOTE = "note", _("Note")
 
     run = models.ForeignKey(SyncRun, on_delete=models.CASCADE, related_name="problems")
     level = models.CharField(max_length=5, choices=Level.choices, default=Level.ERROR)
@@ -251,9 +255,9 @@ class SyncConflict(models.Model):
     """Both sides changed one record since the last sync and the account holds such cases for review."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Waiting for a decision"
-        KEPT_OURS = "kept_ours", "Kept Switchboard's version"
-        KEPT_THEIRS = "kept_theirs", "Kept the provider's version"
+        OPEN = "open", _("Waiting for a decision")
+        KEPT_OURS = "kept_ours", _("Kept Switchboard's version")
+        KEPT_THEIRS = "kept_theirs", _("Kept the provider's version")
 
     account = models.ForeignKey(
         "messaging.ProviderAccount", on_delete=models.CASCADE, related_name="sync_conflicts"
@@ -292,7 +296,10 @@ class SyncConflict(models.Model):
         ]
 
     def __str__(self):
-        return f"Conflict on {self.kind} {self.remote_id} ({self.get_status_display().lower()})"
+        return gettext("Conflict on %(kind)s %(id)s (%(status)s)") % {
+            "kind": self.get_kind_display().lower() if hasattr(self, "get_kind_display") else self.kind,
+            "id": self.remote_id, "status": self.get_status_display().lower(),
+        }
 
     def differences(self) -> list[tuple[str, object, object]]:
         """(field, ours, theirs) for every field whose values differ, for the side-by-side screen."""

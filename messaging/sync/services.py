@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from messaging.providers.http import correlate
 
@@ -77,7 +78,7 @@ def sync_lock(account, resource: str):
         for key in lock_keys(resource):
             token = acquire_lock(account, key)
             if token is None:
-                raise SyncBusy(f"A sync of {account} ({key}) is already running.")
+                raise SyncBusy(gettext("A sync of %(account)s (%(key)s) is already running.") % {"account": account, "key": key})
             held.append((key, token))
 
         def heartbeat():
@@ -228,7 +229,7 @@ def execute_run(run: SyncRun, *, provider=None, raise_busy: bool = False) -> Syn
     except SyncBusy as exc:
         if not raise_busy and run.status == SyncRun.Status.QUEUED and not run.attempts:
             run.status = SyncRun.Status.FAILED
-            run.error = f"Skipped: {exc}"
+            run.error = gettext("Skipped: %(reason)s") % {"reason": exc}
             run.finished_at = timezone.now()
             run.save(update_fields=["status", "error", "finished_at"])
             return run

@@ -13,6 +13,7 @@ last sync are sent again (and so go back to review), through messaging.templatin
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 
 from messaging.providers.base import Op, Resource
@@ -78,7 +79,7 @@ class TemplateSync(ResourceSync):
             for remote in batch:
                 if not remote.remote_id or not remote.name:
                     self.error(
-                        self.kind, f"A template without an id or name was skipped ({remote.remote_id!r})."
+                        self.kind, gettext("A template without an id or name was skipped (%(remote_id)r).") % {"remote_id": remote.remote_id}
                     )
                     continue
                 try:
@@ -120,7 +121,7 @@ class TemplateSync(ResourceSync):
             self.run.unlinked += len(template_ids)
             gone.delete()
             self.note(
-                self.kind, f"Templates gone from {self.provider.display_name} were unlinked (kept here)."
+                self.kind, gettext("Templates gone from %(provider)s were unlinked (kept here).") % {"provider": self.provider.display_name}
             )
             self.flush()
 

@@ -28,7 +28,7 @@ def test_add_contact_see_e164_add_to_list_and_search(live_server, admin_login, e
     page.locator("button[type=submit][name=index], button:has-text('Run')").first.click()
     page.select_option("select[name=contact_list]", label="Newsletter")
     page.click("text=Add to list")
-    expect(page.get_by_text("Added 1 contact(s) to “Newsletter”")).to_be_visible()
+    expect(page.get_by_text("Added 1 contact to “Newsletter”")).to_be_visible()
     assert Contact.objects.get().lists.get().name == "Newsletter"
 
     # search by a fragment of the phone, typed with spaces

@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 from rest_framework.authtoken.models import Token
 
 
@@ -17,8 +18,8 @@ class Command(BaseCommand):
         try:
             user = User.objects.get(username=username)
         except User.DoesNotExist:
-            raise CommandError(f"There is no user called {username!r}.") from None
+            raise CommandError(_("There is no user called %(name)r.") % {"name": username}) from None
         if rotate:
             Token.objects.filter(user=user).delete()
-        token, _ = Token.objects.get_or_create(user=user)
+        token, _created = Token.objects.get_or_create(user=user)
         self.stdout.write(token.key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from contacts.models import ContactList
 
@@ -25,15 +26,15 @@ class Command(BaseCommand):
 
         fmt = opts["format"] or opts["path"].rsplit(".", 1)[-1].lower()
         if fmt not in ("csv", "xlsx", "vcf"):
-            raise CommandError("Say --format csv, xlsx or vcf (or name the file so).")
+            raise CommandError(_("Say --format csv, xlsx or vcf (or name the file so)."))
         filters = {"tag": opts["tag"], "search": opts["search"]}
         if opts["list_name"]:
             contact_list = ContactList.objects.filter(name__iexact=opts["list_name"]).first()
             if contact_list is None:
-                raise CommandError(f"No list called {opts['list_name']!r}.")
+                raise CommandError(_("No list called %(name)r.") % {"name": opts["list_name"]})
             filters["list_id"] = contact_list.pk
         count = export_contacts({k: v for k, v in filters.items() if v}, fmt, opts["path"])
         if opts["json"]:
             self.stdout.write(json.dumps({"exported": count, "path": opts["path"], "format": fmt}))
         else:
-            self.stdout.write(f"Exported {count} contacts to {opts['path']}")
+            self.stdout.write(_("Exported %(count)d contacts to %(path)s") % {"count": count, "path": opts["path"]})

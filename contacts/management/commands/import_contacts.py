@@ -6,6 +6,7 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from contacts.models import ContactList
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
                 kwargs["mapping_spec"] = spec
             imp = import_file(opts["path"], **kwargs)
         except FileNotFoundError as exc:
-            raise CommandError(f"No such file: {exc.filename}") from None
+            raise CommandError(_("No such file: %(path)s") % {"path": exc.filename}) from None
         except (ValueError, ValidationError) as exc:
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             raise CommandError(message) from None
@@ -66,10 +67,16 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(result))
         else:
             self.stdout.write(
-                f"{imp.original_name}: {imp.total_rows} rows — {imp.created} created, {imp.updated} updated, "
-                f"{imp.unchanged} unchanged, {imp.merged} merged duplicates, {imp.rejected} rejected"
+                _(
+                    "%(name)s: %(total)d rows — %(created)d created, %(updated)d updated, %(unchanged)d unchanged, "
+                    "%(merged)d merged duplicates, %(rejected)d rejected"
+                )
+                % {
+                    "name": imp.original_name, "total": imp.total_rows, "created": imp.created,
+                    "updated": imp.updated, "unchanged": imp.unchanged, "merged": imp.merged, "rejected": imp.rejected,
+                }
             )
             if result["rejected_report"]:
-                self.stdout.write(f"Rejected rows: {result['rejected_report']}")
+                self.stdout.write(_("Rejected rows: %(path)s") % {"path": result["rejected_report"]})
         if imp.status != "succeeded":
-            raise CommandError(imp.error or "import failed")
+            raise CommandError(imp.error or _("import failed"))

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from contacts.models import Contact, ContactList, CustomField, Membership, Tag
 
@@ -41,13 +42,18 @@ class Command(BaseCommand):
         created = self._contacts(contacts, fields)
         self._sandbox_account()
         self._templates()  # issue 9
+        from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
+
+        seed_campaigns(self.stdout)
         self.stdout.write(
-            self.style.SUCCESS(f"Demo data ready: {Contact.objects.count()} contacts ({created} new).")
+            self.style.SUCCESS(
+                _("Demo data ready: %(count)d contacts (%(new)d new).") % {"count": Contact.objects.count(), "new": created}
+            )
         )
         self.stdout.write("")
-        self.stdout.write(self.style.WARNING("  Admin login:  http://127.0.0.1:8000/admin/"))
-        self.stdout.write(self.style.WARNING(f"  user: admin    password: {password}"))
-        self.stdout.write("  (also: editor / viewer with the same password, to try the roles)")
+        self.stdout.write(self.style.WARNING(_("  Admin login:  %(url)s") % {"url": "http://127.0.0.1:8000/admin/"}))
+        self.stdout.write(self.style.WARNING(_("  user: admin    password: %(password)s") % {"password": password}))
+        self.stdout.write(_("  (also: editor / viewer with the same password, to try the roles)"))
 
     def _admin(self) -> str:
         path = settings.VAR_DIR / "admin-password.txt"

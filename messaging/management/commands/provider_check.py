@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from messaging import services
 from messaging.models import ProviderAccount
@@ -24,19 +25,21 @@ class Command(BaseCommand):
     def handle(self, *args, account, **options):
         found = ProviderAccount.objects.filter(name=account).first()
         if found is None:
-            names = ", ".join(ProviderAccount.objects.values_list("name", flat=True)[:20]) or "none yet"
+            names = ", ".join(ProviderAccount.objects.values_list("name", flat=True)[:20]) or _("none yet")
             if options["json"]:
                 self.stdout.write(
                     json.dumps(
                         {
                             "ok": False,
                             "status": "missing",
-                            "detail": f"No provider account named {account!r}.",
+                            "detail": _("No provider account named %(name)r.") % {"name": account},
                         }
                     )
                 )
                 raise SystemExit(2)
-            raise CommandError(f"No provider account named {account!r}. Accounts: {names}.")
+            raise CommandError(
+                _("No provider account named %(name)r. Accounts: %(names)s.") % {"name": account, "names": names}
+            )
         result = services.test_connection(found)
         if options["json"]:
             payload = {"account": found.name, "provider": found.provider, **result.as_dict()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cryptography.fernet import InvalidToken
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.translation import ngettext
 
 from messaging.crypto import rotate
 from messaging.models import ProviderAccount
@@ -43,10 +44,23 @@ class Command(BaseCommand):
                         rotated += 1
         if failed:
             raise CommandError(
-                f"{len(failed)} account(s) could not be decrypted with any configured key: "
-                f"{', '.join(failed)}. Nothing was changed for them."
+                ngettext(
+                    "%(count)d account could not be decrypted with any configured key: %(names)s. "
+                    "Nothing was changed for it.",
+                    "%(count)d accounts could not be decrypted with any configured key: %(names)s. "
+                    "Nothing was changed for them.",
+                    len(failed),
+                )
+                % {"count": len(failed), "names": ", ".join(failed)}
             )
-        self.stdout.write(self.style.SUCCESS(f"Re-encrypted the secrets of {rotated} account(s)."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                ngettext(
+                    "Re-encrypted the secrets of %(count)d account.", "Re-encrypted the secrets of %(count)d accounts.", rotated
+                )
+                % {"count": rotated}
+            )
+        )
 
     @staticmethod
     def _raw_tokens(pk) -> dict[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from messaging.models import ProviderAccount
 from messaging.sync.core import resource_names
@@ -29,9 +30,9 @@ class Command(BaseCommand):
         try:
             account = ProviderAccount.objects.get(name=options["account"])
         except ProviderAccount.DoesNotExist:
-            names = ", ".join(ProviderAccount.objects.values_list("name", flat=True)) or "none yet"
+            names = ", ".join(ProviderAccount.objects.values_list("name", flat=True)) or _("none yet")
             raise CommandError(
-                f"No provider account called {options['account']!r} (accounts: {names})."
+                _("No provider account called %(name)r (accounts: %(names)s).") % {"name": options["account"], "names": names}
             ) from None
         try:
             run = sync_account(account, options["resource"], options["direction"], trigger="cli")
@@ -43,13 +44,17 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(summary))
         else:
-            parts = ", ".join(f"{n} {summary[n]}" for n in run.COUNTS if summary[n])
+            parts = ", ".join(f"{run._meta.get_field(n).verbose_name} {summary[n]}" for n in run.COUNTS if summary[n])
             self.stdout.write(
-                f"Sync #{run.pk} of {account}: {run.get_status_display().lower()}. {parts or 'Nothing to do.'}"
+                _("Sync #%(id)s of %(account)s: %(status)s. %(counts)s")
+                % {
+                    "id": run.pk, "account": account, "status": run.get_status_display().lower(),
+                    "counts": parts or _("Nothing to do."),
+                }
             )
             if run.error:
                 self.stdout.write(self.style.ERROR(run.error))
             for problem in run.problems.all()[:20]:
                 self.stdout.write(f"  {problem.level}: {problem.message}")
         if run.status == run.Status.FAILED:
-            raise CommandError(f"Sync #{run.pk} failed: {run.error}")
+            raise CommandError(_("Sync #%(id)s failed: %(error)s") % {"id": run.pk, "error": run.error})

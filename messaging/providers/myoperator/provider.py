@@ -17,6 +17,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
 from ..base import (
     AccountInfo,
     CampaignStats,
@@ -34,6 +37,7 @@ from ..base import (
     RemoteTemplate,
     SendResult,
     TemplateStatus,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected, Unavailable
@@ -77,24 +81,24 @@ class MyOperatorProvider(Provider):
         balance=False,  # no balance/credit endpoint is documented
     )
     credential_fields = (
-        ConfigField("api_key", "WhatsApp API key", help="Panel > Manage > Whatsapp APIs.", secret=True),
+        ConfigField("api_key", _("WhatsApp API key"), help=_("Panel > Manage > Whatsapp APIs."), secret=True),
         ConfigField(
-            "company_id", "Company id", help="Shown on the same panel screen as the key.", secret=True
+            "company_id", _("Company id"), help=_("Shown on the same panel screen as the key."), secret=True
         ),
     )
     setting_fields = (
         ConfigField(
             "phone_number_id",
-            "WhatsApp phone number id",
+            _("WhatsApp phone number id"),
             required=False,
-            help="The sender for messages and the number campaigns are read for (Meta's numeric id).",
+            help=_("The sender for messages and the number campaigns are read for (Meta's numeric id)."),
         ),
-        ConfigField("waba_id", "WABA id", required=False, help="Needed to create templates."),
+        ConfigField("waba_id", _("WABA id"), required=False, help=_("Needed to create templates.")),
         ConfigField(
             "webhook_header",
-            "Webhook auth header",
+            _("Webhook auth header"),
             required=False,
-            help="The header you configured in the panel to carry the webhook secret (default X-Webhook-Token).",
+            help=_("The header you configured in the panel to carry the webhook secret (default X-Webhook-Token)."),
         ),
     )
     contact_fields = frozenset({"phone", "first_name", "last_name", "email", "custom_fields", "opted_out"})
@@ -173,9 +177,11 @@ class MyOperatorProvider(Provider):
         count = data.get("count") if isinstance(data, dict) else None
         rows, _ = page_results(body)
         if isinstance(count, int):
-            detail = f"Connected — {count} WhatsApp number{'s' if count != 1 else ''}"
+            detail = ngettext(
+                "Connected — %(count)d WhatsApp number", "Connected — %(count)d WhatsApp numbers", count
+            ) % {"count": count}
         else:
-            detail = "Connected"
+            detail = gettext("Connected")
         if rows:
             first = rows[0]
             detail += f" (first: +{first.get('country_code', '')}{first.get('phone_number', '')}, "
@@ -458,3 +464,24 @@ class MyOperatorProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """New (`event_type`) and legacy (`type`/`event`) WhatsApp message events; calls are ignored."""
         return webhooks.parse(headers, body)
+
+    # The URL authenticates; with a webhook secret, the panel's static header must carry it too.
+    webhook_secret_required = False
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """`event_type` (or the legacy `message.<event>`), `event_id` and the message events."""
+        return webhooks.read(headers, body)
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Where to paste the URL in MyOperator's panel."""
+        header = str(self.settings.get("webhook_header") or "X-Webhook-Token")
+        return [
+            _("In the MyOperator panel open Settings → Webhooks (WhatsApp Business) and add a webhook."),
+            _("URL: %(url)s — method POST, content type JSON.") % {"url": url},
+            _("Select the message events: sent, delivered, read, failed, received."),
+            _(
+                "If this account has a webhook secret, add the header %(header)s with that secret as its value."
+            )
+            % {"header": header},
+            _("Save, then use the panel's “send test event”: it appears below within seconds."),
+        ]

@@ -23,6 +23,11 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from localization.formatting import format_money
+
 from ..base import (
     AccountInfo,
     CampaignStats,
@@ -42,6 +47,7 @@ from ..base import (
     RemoteList,
     RemoteTemplate,
     SendResult,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected, Unavailable
@@ -77,16 +83,16 @@ class QlaraProvider(Provider):
         balance=True,
     )
     credential_fields = (
-        ConfigField("api_key", "API key", required=False, secret=True,
-                    help="Sent as X-Api-Key. Leave empty to use a username and password instead."),
-        ConfigField("username", "Username (Basic auth)", required=False, secret=True),
-        ConfigField("password", "Password (Basic auth)", required=False, secret=True),
+        ConfigField("api_key", _("API key"), required=False, secret=True,
+                    help=_("Sent as X-Api-Key. Leave empty to use a username and password instead.")),
+        ConfigField("username", _("Username (Basic auth)"), required=False, secret=True),
+        ConfigField("password", _("Password (Basic auth)"), required=False, secret=True),
     )  # fmt: skip
     setting_fields = (
-        ConfigField("sender", "SMS sender", required=False, help="Alphanumeric (max 11) or a number."),
-        ConfigField("whatsapp_phone_number_id", "WhatsApp phone number id", required=False),
-        ConfigField("rcs_agent_id", "RCS agent id", required=False),
-        ConfigField("plan", "Plan", required=False, help="'trial' uses the trial rate limits (100/min)."),
+        ConfigField("sender", _("SMS sender"), required=False, help=_("Alphanumeric (max 11) or a number.")),
+        ConfigField("whatsapp_phone_number_id", _("WhatsApp phone number id"), required=False),
+        ConfigField("rcs_agent_id", _("RCS agent id"), required=False),
+        ConfigField("plan", _("Plan"), required=False, help=_("'trial' uses the trial rate limits (100/min).")),
     )
     # What a Qlara contact can hold: it has no language, province/postcode (PM), opt-out or block.
     contact_fields = frozenset(
@@ -218,7 +224,7 @@ class QlaraProvider(Provider):
     def check_connection(self) -> AccountInfo:
         """Read the credit (the cheapest authenticated call) and say it in words."""
         info = self._credit_info()
-        info.detail = f"Connected — {info.detail}"
+        info.detail = gettext("Connected — %(detail)s") % {"detail": info.detail}
         return info
 
     def get_balance(self) -> AccountInfo:
@@ -243,9 +249,13 @@ class QlaraProvider(Provider):
             body = self.http.get("/api/services/sms/credit") or {}
         available = m.to_decimal(m.first(body.get("availableCredit"), body.get("credit")))
         frozen = m.to_decimal(body.get("frozenCredit"))
-        detail = f"credit €{available:,.2f}" if available is not None else "no credit figure returned"
+        detail = (
+            gettext("credit %(amount)s") % {"amount": format_money(available, "EUR")}
+            if available is not None
+            else gettext("no credit figure returned")
+        )
         if frozen:
-            detail += f" (€{frozen:,.2f} reserved for queued campaigns)"
+            detail += " " + gettext("(%(amount)s reserved for queued campaigns)") % {"amount": format_money(frozen, "EUR")}
         return AccountInfo(ok=True, detail=detail, balance=available, currency=m.CURRENCY, raw=dict(body))
 
     def get_credit(self) -> dict[str, Any]:
@@ -736,6 +746,10 @@ class QlaraProvider(Provider):
             out.extend(m.delivery_from_status(item) for item in m.extract_items(body))
         return out
 
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling for the status service: the status endpoint, in chunks of ids."""
+        return self.get_message_statuses(remote_ids, channel or "sms")
+
     def iter_message_history(
         self, channel: str, start: dt.datetime, end: dt.datetime, status: str = ""
     ) -> Iterator[DeliveryUpdate]:
@@ -794,6 +808,20 @@ class QlaraProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """DELIVERY (statusCode 3/6), READ and INBOUND events for SMS, RCS and WhatsApp."""
         return webhooks.parse(body)
+
+    # Qlara signs nothing: the /hooks/<token>/ URL authenticates; a webhook secret adds Basic auth.
+    webhook_secret_required = False
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """DELIVERY / READ / INBOUND ("+"-joined for a batch) and the normalised events."""
+        return webhooks.read(body)
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """The delivery-status webhook: GET, then PUT when one exists, else POST (409 → PUT)."""
+        secret = str(current.get("secret") or "")
+        target = self.callback_url(url, secret) if secret else url
+        answer = self.configure_webhook(target) or {}
+        return {"url": url, "company_id": str(answer.get("companyId") or "")}
 
 
 def first_text(body: Mapping[str, Any], *keys: str) -> str:

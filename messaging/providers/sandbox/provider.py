@@ -26,6 +26,10 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from localization.formatting import format_money
 
 from ..base import (
     CONTACT_FIELDS,
@@ -52,6 +56,8 @@ from ..base import (
 )
 from ..errors import NotFound, ProviderError, Rejected, WebhookRejected
 from ..http import iter_pages, load_cursor
+from .automations import SandboxAutomationsMixin
+from .webhooks import SandboxWebhooksMixin
 
 PRICE = Decimal("0.05")  # per message, so balance and campaign cost move visibly in demos
 STARTING_CREDIT = Decimal("100.00")
@@ -81,7 +87,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(Provider):
+class SandboxProvider(SandboxAutomationsMixin, SandboxWebhooksMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""
@@ -92,6 +98,7 @@ class SandboxProvider(Provider):
             custom_fields=["pull", "push", "delete"],
             templates=["pull", "push", "delete"],
             campaigns=["pull", "push", "delete", "stats", "start"],
+            automations=["pull", "start", "bulk"],
         ),
         send=ALL_CHANNELS,
         webhooks=True,
@@ -101,14 +108,15 @@ class SandboxProvider(Provider):
     setting_fields = (
         ConfigField(
             "seed",
-            "Outcome seed",
+            _("Outcome seed"),
             required=False,
-            help="Changes which simulated messages are delivered, read or failed.",
+            help=_("Changes which simulated messages are delivered, read or failed."),
         ),
-        ConfigField("sender", "Default sender", required=False, help="Shown on simulated messages."),
+        ConfigField("sender", _("Default sender"), required=False, help=_("Shown on simulated messages.")),
     )
     contact_fields = CONTACT_FIELDS
     bulk_limit = 500
+    batch_send_limit = 50
     page_size = 100
 
     def __init__(self, *args, **kwargs):
@@ -186,7 +194,7 @@ class SandboxProvider(Provider):
         info = self.get_balance()
         return AccountInfo(
             ok=True,
-            detail="Connected — sandbox (no real messages are sent)",
+            detail=gettext("Connected — sandbox (no real messages are sent)"),
             balance=info.balance,
             currency=info.currency,
             raw=info.raw,
@@ -198,7 +206,7 @@ class SandboxProvider(Provider):
         balance = max(Decimal("0"), STARTING_CREDIT - spent)
         return AccountInfo(
             ok=True,
-            detail=f"Credit €{balance:.2f} (simulated)",
+            detail=gettext("Credit %(amount)s (simulated)") % {"amount": format_money(balance, "EUR")},
             balance=balance,
             currency=CURRENCY,
             raw={"credit": str(balance)},
@@ -716,6 +724,39 @@ class SandboxProvider(Provider):
             "outcome": outcome,
         }
         return self._send_result(self._create("message", data, prefix="msg"))
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Up to batch_send_limit messages in one "call"; each keeps its own reference."""
+        if len(messages) > self.batch_send_limit:
+            raise Rejected(
+                f"Sandbox rejected the request (400): at most {self.batch_send_limit} recipients per call",
+                status=400,
+                provider=self.slug,
+            )
+        with transaction.atomic():
+            return [self.send(message) for message in messages]
+
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """The sandbox's flat price per message (per SMS part)."""
+        per = max(1, parts) if channel == Channel.SMS else 1
+        return PRICE * messages * per, CURRENCY
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Every simulated step of these messages (unknown ids are absent, like a real status call)."""
+        known = set(
+            self._objects("message").filter(remote_id__in=remote_ids).values_list("remote_id", flat=True)
+        )
+        return [update for rid in remote_ids if rid in known for update in self.delivery_updates(rid)]
+
+    def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
+        """The message with our reference, as "sent" (None: the sandbox never received it)."""
+        row = self._objects("message").filter(data__reference=reference).first() if reference else None
+        if row is None:
+            return None
+        return DeliveryUpdate(
+            remote_message_id=row.remote_id, status=MessageStatus.SENT.value, reference=reference,
+            to=row.data["to"], channel=row.data["channel"], price=PRICE, currency=CURRENCY,
+        )  # fmt: skip
 
     def _send_result(self, row) -> SendResult:
         return SendResult(

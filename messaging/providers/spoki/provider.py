@@ -23,6 +23,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from localization.formatting import format_money
+
 from ..base import (
     AccountInfo,
     Capabilities,
@@ -38,6 +43,7 @@ from ..base import (
 )
 from ..errors import NotFound, Rejected
 from ..http import iter_pages, load_cursor
+from .automations import SpokiAutomationsMixin
 from .common import (
     API,
     MAX_BULK,
@@ -82,7 +88,7 @@ __all__ = [
 ]
 
 
-class SpokiProvider(SpokiContentMixin, SpokiSendingMixin, Provider):
+class SpokiProvider(SpokiAutomationsMixin, SpokiContentMixin, SpokiSendingMixin, Provider):
     """Spoki (WhatsApp): contacts, lists, custom fields, templates, campaigns, automations, sends."""
 
     slug = "spoki"
@@ -105,23 +111,23 @@ class SpokiProvider(SpokiContentMixin, SpokiSendingMixin, Provider):
     credential_fields = (
         ConfigField(
             "api_key",
-            "API key",
-            help="Spoki > Integrations > API: the account's X-Spoki-Api-Key.",
+            _("API key"),
+            help=_("Spoki > Integrations > API: the account's X-Spoki-Api-Key."),
             secret=True,
         ),
     )
     setting_fields = (
         ConfigField(
-            "account_id", "Account id", required=False,
-            help="Only when the key can see several Spoki accounts (agencies): which one to use.",
+            "account_id", _("Account id"), required=False,
+            help=_("Only when the key can see several Spoki accounts (agencies): which one to use."),
         ),
         ConfigField(
-            "channel_id", "WhatsApp channel id", required=False,
-            help="Send through this channel instead of the account's primary one.",
+            "channel_id", _("WhatsApp channel id"), required=False,
+            help=_("Send through this channel instead of the account's primary one."),
         ),
         ConfigField(
-            "template_language", "Default template language", required=False,
-            help="Language code used when a send does not name one, e.g. 'it'.",
+            "template_language", _("Default template language"), required=False,
+            help=_("Language code used when a send does not name one, e.g. 'it'."),
         ),
     )  # fmt: skip
     # What sync can round-trip on a Spoki contact. Tags are read-only over the API (only automation
@@ -237,12 +243,12 @@ class SpokiProvider(SpokiContentMixin, SpokiSendingMixin, Provider):
         info = self.get_balance()
         account = info.raw
         name = text(account.get("name"))
-        status = text(account.get("status")) or "unknown status"
-        detail = f"Connected to {name}" if name else "Connected"
+        status = text(account.get("status")) or gettext("unknown status")
+        detail = gettext("Connected to %(name)s") % {"name": name} if name else gettext("Connected")
         if info.balance is not None:
-            detail += f" — credit €{info.balance:,.2f}"
+            detail += " — " + gettext("credit %(amount)s") % {"amount": format_money(info.balance, "EUR")}
         if status.lower() != "active":
-            detail += f" (account {status})"
+            detail += " " + gettext("(account %(status)s)") % {"status": status}
         info.detail = detail
         return info
 
@@ -250,9 +256,13 @@ class SpokiProvider(SpokiContentMixin, SpokiSendingMixin, Provider):
         """The account's `current_credit` in euros (see mapping.credit_amount for its two units)."""
         account = self._account()
         balance = credit_amount(account.get("current_credit"))
-        detail = f"Credit €{balance:,.2f}" if balance is not None else "Spoki did not report a credit"
+        detail = (
+            gettext("Credit %(amount)s") % {"amount": format_money(balance, "EUR")}
+            if balance is not None
+            else gettext("Spoki did not report a credit")
+        )
         if account.get("has_low_credit_alert"):
-            detail += " (low credit)"
+            detail += " " + gettext("(low credit)")
         return AccountInfo(
             ok=True,
             detail=detail,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -131,19 +132,25 @@ def test_utf16_and_xlsx(media, generated):
     imp = run(generated["xlsx"])
     assert counts(imp) == {
         "total_rows": 5,
-        "created": 3,
+        "created": 4,
         "updated": 0,
         "unchanged": 0,
         "merged": 0,
-        "rejected": 2,
+        "rejected": 1,
     }
     anna = Contact.objects.get(phone="+393331112222")  # stored by Excel as a number
     assert anna.birth_date == dt.date(1990, 5, 17) and anna.fields == {"punti": 120, "iscritto": True}
     assert Contact.objects.get(first_name="Bruno").birth_date == dt.date(1990, 1, 1)  # an Excel serial
     assert Contact.objects.get(first_name="Carla").phone == "+393345556667"  # scientific notation, exact
     errors = {row[0]: row[-1] for row in rejected_rows(imp)[1:]}
-    assert "scientific notation" in errors["Dario"]
-    assert errors["Elena"] == "'punti' must be a number, got 'abc'"
+    assert "scientific notation" in errors["Dario"] and "Elena" not in errors
+    # An optional value that cannot be understood: the contact is imported without it, with a warning.
+    assert Contact.objects.get(first_name="Elena").fields == {}
+    assert imp.warned == 1
+    assert imp.warning_examples == [
+        {"line": 8, "column": "Punti", "value": "abc", "reason": "'punti' must be a number, got 'abc'",
+         "phone": "+393207654321"}
+    ]  # fmt: skip
     supplier = run(generated["xlsx"], sheet="Fornitori")
     assert supplier.created == 1 and Contact.objects.filter(phone="+390645678901").exists()
 
@@ -267,11 +274,11 @@ def test_resume_after_a_crash_neither_loses_nor_doubles(media, tmp_path, setting
     real_write = writer_class.write
     calls = {"n": 0}
 
-    def crashing(self, rows, mode, copy_data=None):
+    def crashing(self, rows, mode, copy_data=None, **kwargs):
         calls["n"] += 1
         if calls["n"] == 7:  # the 4th batch (each batch writes primaries and merges)
             raise ConnectionError("worker killed")
-        return real_write(self, rows, mode, copy_data)
+        return real_write(self, rows, mode, copy_data, **kwargs)
 
     monkeypatch.setattr(writer_class, "write", crashing)
     with pytest.raises(ConnectionError):
@@ -345,6 +352,7 @@ def test_preview_counts_before_anything_is_written(media, generated):
     preview = services.preview_import(imp)
     assert preview["counts"] == {
         "total_rows": 5, "processed": 5, "created": 2, "updated": 1, "unchanged": 0, "merged": 1, "rejected": 1,
+        "warned": 0,
     }  # fmt: skip
     assert preview["rows"][0]["phone"] == "+393331234567"
     assert preview["rows"][0]["secondary_phones"] == ["+390212345678"]
@@ -364,7 +372,7 @@ def test_mapping_choices_and_phone_order(media, tmp_path, django_capture_on_comm
     services.set_mapping(imp, ["phone", "phone", "", "first_name", "field:codice"], [0, 1])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.queue_import(imp)  # the task is enqueued only once the transaction commits
-    assert len(callbacks) == 1
+    assert len([c for c in callbacks if c.__module__.startswith("contacts.imports")]) == 1
     imp.refresh_from_db()
     contact = Contact.objects.get()
     assert (contact.phone, contact.secondary_phones) == ("+390212345678", ["+393331234567"])
@@ -420,7 +428,12 @@ def test_a_second_worker_does_not_run_an_import_twice(media, tmp_path):
         assert result["skipped"] and Contact.objects.count() == 0
     finally:
         other.close()  # like a worker that died: its session ends and the lock goes with it
-    assert services.run_import(imp.pk)["created"] == 1
+    for _ in range(50):  # the server ends the closed session's lock a moment later
+        second = services.run_import(imp.pk)
+        if "skipped" not in second:
+            break
+        time.sleep(0.1)
+    assert second["created"] == 1, second
 
 
 def test_awkward_text_survives_the_bulk_write(media, tmp_path):
