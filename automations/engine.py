@@ -86,6 +86,8 @@ def match_event(automation: Automation, event: ContactEvent) -> tuple[str, dict,
     if kind == "message_status" and event.kind == "message_status":
         if trigger.get("campaign") and data.get("campaign_id") != trigger["campaign"]:
             return None
+        if trigger.get("channel") and data.get("channel") != trigger["channel"]:
+            return None
         message, status = data.get("message_id"), data.get("status")
         if trigger.get("within_hours"):
             # "Did not reach <status> within N hours": the first status of a message starts a

@@ -15,6 +15,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from automations.demo import seed_automations
 from contacts.models import Contact, ContactList, CustomField, Membership, Tag
 
 FIRST = ["Giulia", "Marco", "Francesca", "Luca", "Sara", "Alessandro", "Chiara", "Matteo", "Elena", "Davide",
@@ -40,6 +41,7 @@ class Command(BaseCommand):
         fields = self._custom_fields()
         created = self._contacts(contacts, fields)
         self._sandbox_account()
+        seed_automations(self.stdout)  # issue 12: the demo automations (automations/demo.py)
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {Contact.objects.count()} contacts ({created} new).")
         )
