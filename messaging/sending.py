@@ -25,7 +25,14 @@ from .message_models import Message
 from .providers.base import DeliveryUpdate, OutboundMessage, SendResult
 from .providers.errors import AuthError, NotSupported, ProviderError, RateLimited, Rejected
 from .stats import StatDeltas
-from .status import Outcome, add_price, apply_delivery_update, record_status_event, transition
+from .status import (
+    Outcome,
+    add_price,
+    apply_delivery_update,
+    record_status_event,
+    record_status_events,
+    transition,
+)
 
 logger = logging.getLogger("switchboard.messaging")
 
@@ -153,6 +160,44 @@ def _record_result(message: Message, result: SendResult, report: DispatchReport)
     message.status = locked.status
 
 
+def _record_results(pairs: list[tuple[Message, SendResult]], report: DispatchReport) -> None:
+    """The outcome of one batch call, for all its messages in one transaction (a few statements)."""
+    with transaction.atomic():
+        locked = {
+            m.pk: m for m in Message.objects.select_for_update().filter(pk__in=[m.pk for m, _ in pairs])
+        }
+        deltas = StatDeltas()
+        now = timezone.now()
+        changed, fields, reached = [], {"updated_at"}, []
+        for message, result in pairs:
+            row = locked[message.pk]
+            force = row.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
+            if result.accepted:
+                status = result.status if result.status in ("sent", "delivered", "read") else "sent"
+                outcome, touched = transition(row, status, at=now, source="send", deltas=deltas, force=force)
+                report.sent += 1
+            else:
+                outcome, touched = transition(row, Message.Status.FAILED, at=now, source="send", deltas=deltas,
+                                              force=force, error_code="rejected",
+                                              error_message=result.error or _("Refused by the provider"))  # fmt: skip
+                report.failed += 1
+            if result.remote_id:
+                row.provider_message_id = result.remote_id[:200]
+                touched.append("provider_message_id")
+            touched += add_price(row, result.price, result.currency, deltas, at=now)
+            if touched:
+                row.updated_at = now
+                fields.update(touched)
+                changed.append(row)
+            if outcome == Outcome.APPLIED:
+                reached.append(row)
+            message.status = row.status
+        if changed:
+            Message.objects.bulk_update(changed, sorted(fields), batch_size=500)
+        deltas.flush()
+        record_status_events(reached)
+
+
 def _record_failure(message: Message, exc: ProviderError, report: DispatchReport) -> None:
     """A call that raised. Refused → failed; rate-limited → back in the queue; otherwise uncertain."""
     if isinstance(exc, RateLimited):
@@ -255,8 +300,12 @@ def _dispatch_chunk(provider, chunk: list[Message], report: DispatchReport) -> N
         for m in chunk:
             _record_failure(m, exc, report)
         return
-    for m, result in zip(chunk, results, strict=False):
-        _record_result(m, result, report)
+    pairs = list(zip(chunk, results, strict=False))
+    if len(pairs) > 1:
+        _record_results(pairs, report)
+    else:
+        for m, result in pairs:
+            _record_result(m, result, report)
     for m in chunk[len(results) :]:
         resolve_uncertain(m, report=report)
 
