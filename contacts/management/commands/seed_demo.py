@@ -40,6 +40,9 @@ class Command(BaseCommand):
         fields = self._custom_fields()
         created = self._contacts(contacts, fields)
         self._sandbox_account()
+        from messaging.webhooks.demo import seed_webhook_demo  # issue 11: a few received events
+
+        seed_webhook_demo(self.stdout)
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {Contact.objects.count()} contacts ({created} new).")
         )
