@@ -44,8 +44,10 @@ class Campaign(models.Model):
         help_text=_("Where the provider offers it: channels to try next, in order (e.g. rcs, sms)."),
     )  # fmt: skip
     sender = models.CharField(_("sender"), max_length=100, blank=True)
-    template_name = models.CharField(_("template"), max_length=200, blank=True)
-    template_language = models.CharField(max_length=20, blank=True)
+    template = models.ForeignKey(
+        "messaging.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL, related_name="campaigns",
+        verbose_name=_("template"),
+    )  # fmt: skip
     text = models.TextField(_("text"), blank=True, help_text=_("SMS without a template: {{first_name}} etc."))
     variables = models.JSONField(_("variables"), default=dict, blank=True)
     lists = models.ManyToManyField(

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "contacts",
     "messaging",
     "campaigns",
+    "automations",
 ]
 
 MIDDLEWARE = [
@@ -222,8 +223,24 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "contacts.imports.models.ContactExport.Status",
         "SyncRunStatusEnum": "messaging.sync.models.SyncRun.Status",
         "SyncConflictStatusEnum": "messaging.sync.models.SyncConflict.Status",
+        "MessageStatusEnum": "messaging.message_models.Message.Status",
+        "MessageDirectionEnum": "messaging.message_models.Message.Direction",
+        "SyncDirectionEnum": "messaging.sync.models.SyncRun.Direction",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
     },
 }
+
+# --- Automations (issue 12) ---------------------------------------------------
+# Automated messages go out only inside this daily window of the company's time zone
+# ("" sends at any hour); date triggers use the contact's zone, else this one.
+AUTOMATIONS_SENDING_WINDOW = env("AUTOMATIONS_SENDING_WINDOW", default="08:00-21:00")
+AUTOMATIONS_TIME_ZONE = env("AUTOMATIONS_TIME_ZONE", default=TIME_ZONE)
+# Staff notifications: console on the embedded default, SMTP from EMAIL_URL in production.
+if env("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {
@@ -236,3 +253,9 @@ LOGGING = {
 }
 
 from .unfold import UNFOLD  # noqa: E402, F401  (kept apart: it is long and only about the admin's look)
+
+# --- Campaigns (issue 10) ------------------------------------------------------
+# The frequency cap shared by every campaign: at most N marketing messages per contact
+# per day / per week (0: no cap). Held-back recipients are counted as "skipped".
+SWITCHBOARD_FREQUENCY_CAP_PER_DAY = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_DAY", default=0)
+SWITCHBOARD_FREQUENCY_CAP_PER_WEEK = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_WEEK", default=0)

@@ -146,9 +146,26 @@ UNFOLD = {
                     {
                         "title": _("Automations"),
                         "icon": "bolt",
-                        "link": admin_url("admin:campaigns_automation_changelist"),
+                        "link": admin_url("admin:automations_automation_changelist"),
                         "permission": _can(
-                            "campaigns.view_automation", "admin:campaigns_automation_changelist"
+                            "automations.view_automation", "admin:automations_automation_changelist"
+                        ),
+                    },
+                    {
+                        "title": _("Runs"),
+                        "icon": "history",
+                        "link": admin_url("admin:automations_automationrun_changelist"),
+                        "permission": _can(
+                            "automations.view_automationrun", "admin:automations_automationrun_changelist"
+                        ),
+                    },
+                    {
+                        "title": _("Spoki automations"),
+                        "icon": "account_tree",
+                        "link": admin_url("admin:automations_providerautomation_changelist"),
+                        "permission": _can(
+                            "automations.view_providerautomation",
+                            "admin:automations_providerautomation_changelist",
                         ),
                     },
                 ],

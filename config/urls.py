@@ -3,13 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+import automations.api
 import campaigns.api
 import contacts.api
 import messaging.api
 
 # Each app adds its routes through register(router) in its api.py.
 router = DefaultRouter()
-for app_api in (contacts.api, messaging.api, campaigns.api):
+for app_api in (contacts.api, messaging.api, campaigns.api, automations.api):
     app_api.register(router)
 
 urlpatterns = [
@@ -21,4 +22,5 @@ urlpatterns = [
     path("", include("messaging.webhooks.urls")),
     path("", include("messaging.sync.urls")),
     path("", include("contacts.urls")),
+    path("", include("campaigns.urls")),
 ]

@@ -21,6 +21,7 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, TextFilter
 from unfold.decorators import action, display
 
+from automations.timeline import ContactAutomationRunsMixin
 from messaging.webhooks.conversation import ConversationAdminMixin
 
 from . import services
@@ -139,7 +140,7 @@ class CustomFieldFilter(TextFilter):
 
 
 @admin.register(Contact)
-class ContactAdmin(ConversationAdminMixin, ModelAdmin):
+class ContactAdmin(ContactAutomationRunsMixin, ConversationAdminMixin, ModelAdmin):
     form = ContactAdminForm
     list_display = [
         "name_column",
@@ -163,7 +164,7 @@ class ContactAdmin(ConversationAdminMixin, ModelAdmin):
         "add_to_list", "remove_from_list", "tag", "opt_out", export_contacts_action, "delete_contacts", "restore",
     ]  # fmt: skip
     actions_list = ["import_contacts", "export_all"]
-    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones", "conversation"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones", "conversation", "automation_runs"]
     fieldsets = [
         (None, {"fields": ["phone", ("first_name", "last_name"), "email", "other_phones"]}),
         ("Details", {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
@@ -198,6 +199,7 @@ class ContactAdmin(ConversationAdminMixin, ModelAdmin):
             fieldsets.insert(2, ("Custom fields", {"fields": custom}))
         if obj is not None:  # messages received and sent (messaging/webhooks/conversation.py)
             fieldsets.append((gettext_lazy("Conversation"), {"fields": ["conversation"]}))
+            fieldsets.append((gettext_lazy("Automations"), {"fields": ["automation_runs"]}))  # automations/timeline.py
         return fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -396,6 +398,13 @@ class ContactListAdmin(ModelAdmin):
 
     def has_export_permission(self, request, obj=None):
         return request.user.has_perm("contacts.export_contact")
+
+    def get_deleted_objects(self, objs, request):
+        """Lists a switched-on automation uses are protected: the page names it and refuses (issue 12)."""
+        from .usage import blocking_list_uses
+
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms, [*protected, *blocking_list_uses(objs)]
 
     def get_queryset(self, request):
         return (

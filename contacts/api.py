@@ -187,6 +187,17 @@ class ContactListViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return ContactList.objects.annotate(member_count=Count("memberships", filter=_live_members()))
 
+    def perform_destroy(self, instance):
+        from django.utils.translation import gettext
+
+        from .usage import blocking_list_uses
+
+        uses = blocking_list_uses([instance])  # e.g. a switched-on automation (issue 12)
+        if uses:
+            message = gettext("The list %(list)s cannot be deleted: it is used by %(uses)s.")
+            raise serializers.ValidationError({"detail": message % {"list": instance.name, "uses": "; ".join(uses)}})
+        instance.delete()
+
     @extend_schema(
         methods=["GET"], responses=ContactSerializer(many=True), description="The list's members, paginated."
     )

@@ -278,4 +278,8 @@ class HttpLogAdmin(ModelAdmin):
 
 
 # Sync runs, held conflicts and "Sync now" (messaging/sync/admin.py).
+from .message_admin import MessageAdmin  # noqa: E402, F401  (issue 10)
 from .sync import admin as sync_admin  # noqa: E402, F401
+
+# Message templates: editor, live preview, submit and statuses (messaging/templating/admin.py; issue 9).
+from .templating import admin as templating_admin  # noqa: E402, F401

@@ -188,3 +188,6 @@ def register(router):
     from .webhooks.api import register as register_webhooks
 
     register_webhooks(router)
+    from .templating import api as templating_api  # issue 9: /api/templates/
+
+    templating_api.register(router)

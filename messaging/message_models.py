@@ -52,7 +52,9 @@ class Message(models.Model):
     text = models.TextField(blank=True)
     template_name = models.CharField(max_length=200, blank=True)
     template_language = models.CharField(max_length=20, blank=True)
-    variables = models.JSONField(default=dict, blank=True)
+    variables = models.JSONField(default=dict, blank=True)  # in the provider's order/keys (list or dict)
+    # Other OutboundMessage fields a template needs (buttons, media_url, fallback channels).
+    payload = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     # Marketing messages count against the shared frequency cap.
     is_marketing = models.BooleanField(default=False)

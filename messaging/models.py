@@ -158,4 +158,5 @@ class HttpLog(models.Model):
 from .message_models import Message, MessageStat  # noqa: E402, F401
 from .sandbox_models import SandboxObject  # noqa: E402, F401
 from .sync.models import RemoteLink, SyncConflict, SyncError, SyncLock, SyncMembership, SyncRun  # noqa: E402, F401
+from .templating.models import MessageTemplate, TemplateLink  # noqa: E402, F401
 from .webhooks.models import WebhookEvent  # noqa: E402, F401

@@ -25,7 +25,14 @@ from .message_models import Message
 from .providers.base import DeliveryUpdate, OutboundMessage, SendResult
 from .providers.errors import AuthError, NotSupported, ProviderError, RateLimited, Rejected
 from .stats import StatDeltas
-from .status import Outcome, add_price, apply_delivery_update, record_status_event, transition
+from .status import (
+    Outcome,
+    add_price,
+    apply_delivery_update,
+    record_status_event,
+    record_status_events,
+    transition,
+)
 
 logger = logging.getLogger("switchboard.messaging")
 
@@ -64,7 +71,7 @@ def count_new_messages(messages, deltas: StatDeltas) -> None:
 def queue_message(account, *, channel: str, contact=None, phone: str = "", text: str = "",
                   template_name: str = "", template_language: str = "", variables=None,
                   sender: str = "", campaign=None, source: str = "api", is_marketing: bool = False,
-                  reference: str | None = None) -> Message:  # fmt: skip
+                  reference: str | None = None, payload: dict | None = None) -> Message:  # fmt: skip
     """Write one queued outbound message (honouring opt-out and blocked). Raises SendRefused."""
     if contact is not None:
         if contact.opted_out:
@@ -89,7 +96,7 @@ def queue_message(account, *, channel: str, contact=None, phone: str = "", text:
             account=account, campaign=campaign, contact=contact, phone=phone, channel=channel,
             text=text, template_name=template_name, template_language=template_language,
             variables=variables or {}, sender=sender, source=source, is_marketing=is_marketing,
-            reference=reference or new_reference(),
+            reference=reference or new_reference(), payload=payload or {},
         )  # fmt: skip
         deltas = StatDeltas()
         count_new_messages([message], deltas)
@@ -98,12 +105,12 @@ def queue_message(account, *, channel: str, contact=None, phone: str = "", text:
 
 
 def outbound_for(message: Message) -> OutboundMessage:
-    variables = message.variables or {}
+    payload = message.payload or {}
     return OutboundMessage(
         to=message.phone, channel=message.channel, text=message.text, template_name=message.template_name,
-        template_language=message.template_language,
-        variables=variables.get("params", variables) if isinstance(variables, dict) else variables,
-        sender=message.sender, reference=message.reference or "",
+        template_language=message.template_language, variables=message.variables or [],
+        sender=message.sender, reference=message.reference or "", media_url=payload.get("media_url", ""),
+        buttons=payload.get("buttons") or [], fallback=payload.get("fallback") or [],
     )  # fmt: skip
 
 
@@ -151,6 +158,44 @@ def _record_result(message: Message, result: SendResult, report: DispatchReport)
         if outcome == Outcome.APPLIED:
             record_status_event(locked, locked.status)
     message.status = locked.status
+
+
+def _record_results(pairs: list[tuple[Message, SendResult]], report: DispatchReport) -> None:
+    """The outcome of one batch call, for all its messages in one transaction (a few statements)."""
+    with transaction.atomic():
+        locked = {
+            m.pk: m for m in Message.objects.select_for_update().filter(pk__in=[m.pk for m, _ in pairs])
+        }
+        deltas = StatDeltas()
+        now = timezone.now()
+        changed, fields, reached = [], {"updated_at"}, []
+        for message, result in pairs:
+            row = locked[message.pk]
+            force = row.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
+            if result.accepted:
+                status = result.status if result.status in ("sent", "delivered", "read") else "sent"
+                outcome, touched = transition(row, status, at=now, source="send", deltas=deltas, force=force)
+                report.sent += 1
+            else:
+                outcome, touched = transition(row, Message.Status.FAILED, at=now, source="send", deltas=deltas,
+                                              force=force, error_code="rejected",
+                                              error_message=result.error or _("Refused by the provider"))  # fmt: skip
+                report.failed += 1
+            if result.remote_id:
+                row.provider_message_id = result.remote_id[:200]
+                touched.append("provider_message_id")
+            touched += add_price(row, result.price, result.currency, deltas, at=now)
+            if touched:
+                row.updated_at = now
+                fields.update(touched)
+                changed.append(row)
+            if outcome == Outcome.APPLIED:
+                reached.append(row)
+            message.status = row.status
+        if changed:
+            Message.objects.bulk_update(changed, sorted(fields), batch_size=500)
+        deltas.flush()
+        record_status_events(reached)
 
 
 def _record_failure(message: Message, exc: ProviderError, report: DispatchReport) -> None:
@@ -255,8 +300,12 @@ def _dispatch_chunk(provider, chunk: list[Message], report: DispatchReport) -> N
         for m in chunk:
             _record_failure(m, exc, report)
         return
-    for m, result in zip(chunk, results, strict=False):
-        _record_result(m, result, report)
+    pairs = list(zip(chunk, results, strict=False))
+    if len(pairs) > 1:
+        _record_results(pairs, report)
+    else:
+        for m, result in pairs:
+            _record_result(m, result, report)
     for m in chunk[len(results) :]:
         resolve_uncertain(m, report=report)
 

@@ -7,6 +7,8 @@ Every change to a message adds signed deltas to `MessageStat` rows in the same t
   message is in exactly one, so their sums add up to the audience at every moment;
 - reached counters — `delivered` (reached delivered or read), `read`, `replied`, `clicked`;
 - flow counters — `created` (outbound messages written), `inbound` (received);
+- cohort counters — `cohort_delivered`, `cohort_read`: the same events, bucketed by the hour the
+  message was written (rates per send day);
 - `failed_reason` (a level per reason, in words) and `cost` (in the cost column).
 """
 
@@ -100,17 +102,21 @@ def campaign_totals(campaign_id: int) -> dict:
     """Every counter of one campaign, summed over its hour buckets (a few hundred rows at most)."""
     totals = dict.fromkeys(ALL_TOTALS, 0)
     cost = Decimal(0)
+    currencies = []
     rows = (
         MessageStat.objects.filter(campaign_id=campaign_id)
-        .values("metric")
+        .values("metric", "reason")
         .annotate(n=Sum("count"), c=Sum("cost"))
     )
     for row in rows:
         if row["metric"] == "cost":
-            cost = row["c"] or Decimal(0)
+            cost += row["c"] or Decimal(0)
+            if row["reason"] and row["reason"] not in currencies:
+                currencies.append(row["reason"])
         elif row["metric"] in totals:
-            totals[row["metric"]] = row["n"] or 0
+            totals[row["metric"]] += row["n"] or 0
     totals["cost"] = cost
+    totals["currency"] = "/".join(currencies)
     return totals
 
 

@@ -137,10 +137,13 @@ def transition(message: Message, new_status: str, *, at: dt.datetime | None = No
             message.delivered_at = at
             fields.append("delivered_at")
         deltas.add(message, "delivered", 1, at=at)
+        # Also by the hour the message was written, so rates per send day are true cohorts.
+        deltas.add(message, "cohort_delivered", 1, at=message.created_at)
     if new_status == Message.Status.READ:
         message.read_at = message.read_at or at
         fields.append("read_at")
         deltas.add(message, "read", 1, at=at)
+        deltas.add(message, "cohort_read", 1, at=message.created_at)
     if new_status == Message.Status.FAILED:
         message.failed_at = at
         message.error_code = (error_code or (update.error_code if update else ""))[:100]
@@ -158,7 +161,8 @@ def add_price(
         return []
     message.price = Decimal(price)
     message.currency = (currency or message.currency)[:3]
-    deltas.add(message, "cost", 0, at=at or message.created_at, cost=message.price)
+    # The currency rides in the bucket's reason, so pages name it without reading messages.
+    deltas.add(message, "cost", 0, at=at or message.created_at, cost=message.price, reason=message.currency)
     return ["price", "currency"]
 
 
@@ -218,6 +222,29 @@ def record_status_event(message: Message, status: str) -> None:
         },
         dedupe_key=f"message_status:{message.pk}:{status}",
     )
+
+
+def record_status_events(messages: list[Message]) -> None:
+    """record_status_event for many messages in one INSERT (the batch path of the sending service)."""
+    rows = [m for m in messages if m.contact_id]
+    if not rows:
+        return
+    try:
+        from contacts.events import ContactEvent
+    except ImportError:
+        return
+    ContactEvent.objects.bulk_create(
+        [
+            ContactEvent(
+                kind="message_status", contact_id=m.contact_id,
+                source="campaign" if m.campaign_id else (m.source or "message"),
+                data={"message_id": m.pk, "status": m.status, "campaign_id": m.campaign_id, "channel": m.channel},
+                dedupe_key=f"message_status:{m.pk}:{m.status}",
+            )
+            for m in rows
+        ],
+        ignore_conflicts=True,  # the (kind, contact, dedupe_key) constraint: seen before, dropped
+    )  # fmt: skip
 
 
 def mark_replied(account, contact, *, at: dt.datetime | None = None, within_days: int = 7) -> Message | None:

@@ -7,78 +7,209 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contacts', '0003_imports'),
-        ('messaging', '0003_sync'),
+        ("contacts", "0003_imports"),
+        ("messaging", "0003_sync"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('channel', models.CharField(choices=[('sms', 'SMS'), ('whatsapp', 'WhatsApp'), ('rcs', 'RCS'), ('voice', 'Voice (text read aloud)')], default='sms', max_length=16, verbose_name='channel')),
-                ('fallback_channels', models.JSONField(blank=True, default=list, help_text='Where the provider offers it: channels to try next, in order (e.g. rcs, sms).', verbose_name='fallback channels')),
-                ('sender', models.CharField(blank=True, max_length=100, verbose_name='sender')),
-                ('template_name', models.CharField(blank=True, max_length=200, verbose_name='template')),
-                ('template_language', models.CharField(blank=True, max_length=20)),
-                ('text', models.TextField(blank=True, help_text='SMS without a template: {{first_name}} etc.', verbose_name='text')),
-                ('variables', models.JSONField(blank=True, default=dict, verbose_name='variables')),
-                ('scheduled_at', models.DateTimeField(blank=True, null=True, verbose_name='scheduled for')),
-                ('rate_per_second', models.PositiveIntegerField(default=10, verbose_name='messages per second')),
-                ('window_start', models.TimeField(blank=True, null=True, verbose_name='send from')),
-                ('window_end', models.TimeField(blank=True, null=True, verbose_name='send until')),
-                ('window_days', models.JSONField(blank=True, default=list, help_text='0 = Monday … 6 = Sunday; empty: every day.', verbose_name='sending days')),
-                ('apply_frequency_cap', models.BooleanField(default=True, verbose_name='respect the frequency cap')),
-                ('track_clicks', models.BooleanField(default=False, verbose_name='track link clicks')),
-                ('failure_threshold_percent', models.PositiveSmallIntegerField(default=20, verbose_name='pause when failures pass (%)')),
-                ('failure_window', models.PositiveIntegerField(default=100, verbose_name='over the last N messages')),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('scheduled', 'Scheduled'), ('sending', 'Sending'), ('paused', 'Paused'), ('completed', 'Completed'), ('cancelled', 'Cancelled'), ('failed', 'Failed')], default='draft', editable=False, max_length=10)),
-                ('status_reason', models.TextField(blank=True, editable=False)),
-                ('execution', models.CharField(choices=[('switchboard', 'Sent by Switchboard, one message per recipient'), ('provider', 'Run by the provider')], default='switchboard', editable=False, max_length=12)),
-                ('remote_id', models.CharField(blank=True, editable=False, max_length=200)),
-                ('provider_stats', models.JSONField(blank=True, default=dict, editable=False)),
-                ('provider_stats_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('audience_count', models.PositiveIntegerField(default=0, editable=False)),
-                ('excluded_counts', models.JSONField(blank=True, default=dict, editable=False)),
-                ('runner_token', models.CharField(blank=True, editable=False, max_length=64)),
-                ('runner_until', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('started_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='campaigns', to='messaging.provideraccount', verbose_name='provider account')),
-                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('exclude_lists', models.ManyToManyField(blank=True, related_name='excluded_from_campaigns', to='contacts.contactlist', verbose_name='exclusion lists')),
-                ('lists', models.ManyToManyField(blank=True, related_name='campaigns', to='contacts.contactlist', verbose_name='lists')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("sms", "SMS"),
+                            ("whatsapp", "WhatsApp"),
+                            ("rcs", "RCS"),
+                            ("voice", "Voice (text read aloud)"),
+                        ],
+                        default="sms",
+                        max_length=16,
+                        verbose_name="channel",
+                    ),
+                ),
+                (
+                    "fallback_channels",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Where the provider offers it: channels to try next, in order (e.g. rcs, sms).",
+                        verbose_name="fallback channels",
+                    ),
+                ),
+                ("sender", models.CharField(blank=True, max_length=100, verbose_name="sender")),
+                ("template_name", models.CharField(blank=True, max_length=200, verbose_name="template")),
+                ("template_language", models.CharField(blank=True, max_length=20)),
+                (
+                    "text",
+                    models.TextField(
+                        blank=True,
+                        help_text="SMS without a template: {{first_name}} etc.",
+                        verbose_name="text",
+                    ),
+                ),
+                ("variables", models.JSONField(blank=True, default=dict, verbose_name="variables")),
+                ("scheduled_at", models.DateTimeField(blank=True, null=True, verbose_name="scheduled for")),
+                (
+                    "rate_per_second",
+                    models.PositiveIntegerField(default=10, verbose_name="messages per second"),
+                ),
+                ("window_start", models.TimeField(blank=True, null=True, verbose_name="send from")),
+                ("window_end", models.TimeField(blank=True, null=True, verbose_name="send until")),
+                (
+                    "window_days",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="0 = Monday … 6 = Sunday; empty: every day.",
+                        verbose_name="sending days",
+                    ),
+                ),
+                (
+                    "apply_frequency_cap",
+                    models.BooleanField(default=True, verbose_name="respect the frequency cap"),
+                ),
+                ("track_clicks", models.BooleanField(default=False, verbose_name="track link clicks")),
+                (
+                    "failure_threshold_percent",
+                    models.PositiveSmallIntegerField(default=20, verbose_name="pause when failures pass (%)"),
+                ),
+                (
+                    "failure_window",
+                    models.PositiveIntegerField(default=100, verbose_name="over the last N messages"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("scheduled", "Scheduled"),
+                            ("sending", "Sending"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("failed", "Failed"),
+                        ],
+                        default="draft",
+                        editable=False,
+                        max_length=10,
+                    ),
+                ),
+                ("status_reason", models.TextField(blank=True, editable=False)),
+                (
+                    "execution",
+                    models.CharField(
+                        choices=[
+                            ("switchboard", "Sent by Switchboard, one message per recipient"),
+                            ("provider", "Run by the provider"),
+                        ],
+                        default="switchboard",
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                ("remote_id", models.CharField(blank=True, editable=False, max_length=200)),
+                ("provider_stats", models.JSONField(blank=True, default=dict, editable=False)),
+                ("provider_stats_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("audience_count", models.PositiveIntegerField(default=0, editable=False)),
+                ("excluded_counts", models.JSONField(blank=True, default=dict, editable=False)),
+                ("runner_token", models.CharField(blank=True, editable=False, max_length=64)),
+                ("runner_until", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("started_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="campaigns",
+                        to="messaging.provideraccount",
+                        verbose_name="provider account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "exclude_lists",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="excluded_from_campaigns",
+                        to="contacts.contactlist",
+                        verbose_name="exclusion lists",
+                    ),
+                ),
+                (
+                    "lists",
+                    models.ManyToManyField(
+                        blank=True, related_name="campaigns", to="contacts.contactlist", verbose_name="lists"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campaign',
-                'verbose_name_plural': 'campaigns',
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('run_campaign', 'Can start, pause, resume and cancel campaigns')],
+                "verbose_name": "campaign",
+                "verbose_name_plural": "campaigns",
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("run_campaign", "Can start, pause, resume and cancel campaigns")],
             },
         ),
         migrations.CreateModel(
-            name='CampaignTransition',
+            name="CampaignTransition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(max_length=10)),
-                ('to_status', models.CharField(max_length=10)),
-                ('reason', models.TextField(blank=True)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='transitions', to='campaigns.campaign')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_status", models.CharField(max_length=10)),
+                ("to_status", models.CharField(max_length=10)),
+                ("reason", models.TextField(blank=True)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="transitions",
+                        to="campaigns.campaign",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campaign transition',
-                'ordering': ['at', 'id'],
+                "verbose_name": "campaign transition",
+                "ordering": ["at", "id"],
             },
         ),
     ]

@@ -19,6 +19,7 @@ from .errors import NotSupported, WebhookRejected
 
 if TYPE_CHECKING:
     from .http import HttpClient
+    from .template_syntax import VariableSyntax
 
 T = TypeVar("T")
 
@@ -189,6 +190,9 @@ class RemoteTemplate:
     buttons: list[dict[str, Any]] = field(default_factory=list)
     variables: list[str] = field(default_factory=list)
     components: list[dict[str, Any]] = field(default_factory=list)  # Meta-style, when given
+    examples: dict[str, str] = field(default_factory=dict)  # sample value per variable key
+    cards: list[dict[str, Any]] = field(default_factory=list)  # RCS rich card / carousel cards
+    fallback_text: str = ""  # RCS: the SMS sent where RCS is not available
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
@@ -218,6 +222,19 @@ class RemoteCampaign:
     scheduled_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class RemoteAutomation:
+    """A flow that runs at the provider (e.g. a Spoki automation), started per contact from here."""
+
+    remote_id: str = ""
+    name: str = ""
+    is_active: bool = True
+    fields: list[str] = field(default_factory=list)  # the contact/custom fields it uses
+    trigger_id: str = ""  # what start calls address (Spoki: the webhook uuid)
+    trigger_secret: str = field(default="", repr=False)  # kept encrypted at rest by the caller
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -562,6 +579,27 @@ class Provider:
 
     # -- templates -------------------------------------------------------------------------------
 
+    def template_syntax(self, kind: str) -> VariableSyntax:
+        """How this provider writes variables in templates of `kind` (default: Meta's {{1}})."""
+        from .template_syntax import PositionalSyntax
+
+        return PositionalSyntax()
+
+    template_kinds: ClassVar[frozenset[str]] = frozenset({"whatsapp"})  # kinds it can hold
+
+    can_update_templates: ClassVar[bool] = True  # False: an edit is delete + create (after a confirmation)
+
+    def submit_template(self, remote_id: str) -> None:
+        """Send a created template for review, where creating does not already (no-op here)."""
+
+    def get_template_for(self, remote_id: str, *, language: str = "") -> RemoteTemplate:
+        """One template localisation (providers that share ids across languages override)."""
+        return self.get_template(remote_id)
+
+    def delete_template_for(self, remote_id: str, *, language: str = "", force: bool = False) -> None:
+        """Delete a template; `force` where the provider refuses while something of its own uses it."""
+        self.delete_template(remote_id)
+
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """Every message template on the account."""
         raise self.unsupported("listing templates")
@@ -612,6 +650,20 @@ class Provider:
         """The provider's own totals for one campaign."""
         raise self.unsupported("campaign statistics")
 
+    # -- provider automations (issue 12) ----------------------------------------------------------
+
+    automation_bulk_limit: ClassVar[int] = 1  # contacts per start_provider_automation call
+
+    def iter_provider_automations(self) -> Iterator[RemoteAutomation]:
+        """Every automation on the account, with the fields it uses and its trigger secret."""
+        raise self.unsupported("pulling automations")
+
+    def start_provider_automation(
+        self, automation: RemoteAutomation, contacts: list[RemoteContact], metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Start `automation` for up to automation_bulk_limit contacts in one call (never retried)."""
+        raise self.unsupported("starting automations")
+
     # -- sending and webhooks --------------------------------------------------------------------
 
     def send(self, message: OutboundMessage) -> SendResult:
@@ -621,6 +673,14 @@ class Provider:
     def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
         """Send ≤ batch_send_limit messages sharing channel, text and sender in one call; one result each, in order."""
         raise self.unsupported("batch sends")
+
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """What sending `messages` messages (of `parts` SMS parts each) would cost: (amount, currency)."""
+        raise self.unsupported("price quotes")
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling: the current status of these sent messages (for accounts without webhooks)."""
+        raise self.unsupported("polling message statuses")
 
     def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
         """Where did a send we are unsure about end up? Found by our reference; None: never arrived."""

@@ -57,3 +57,27 @@ def split_components(
             if name not in parts.variables:
                 parts.variables.append(name)
     return parts
+
+
+# Our button types → Meta's (the same words, upper case); the keys each one carries.
+_META_BUTTON_KEYS = {
+    "QUICK_REPLY": ("text",),
+    "URL": ("text", "url", "example"),
+    "PHONE_NUMBER": ("text", "phone_number"),
+    "COPY_CODE": ("example",),
+}
+
+
+def meta_buttons(buttons: Iterable[Any]) -> list[dict[str, Any]]:
+    """Normalised buttons ({"type": "url", …}) → Meta's BUTTONS entries ({"type": "URL", …})."""
+    out = []
+    for button in buttons or []:
+        if not isinstance(button, dict):
+            continue
+        kind = str(button.get("type") or "quick_reply").upper()
+        keys = _META_BUTTON_KEYS.get(kind, tuple(k for k in button if k != "type"))
+        entry = {"type": kind, **{k: button[k] for k in keys if button.get(k) not in (None, "")}}
+        if kind == "URL" and isinstance(entry.get("example"), str):
+            entry["example"] = [entry["example"]]
+        out.append(entry)
+    return out

@@ -28,6 +28,7 @@ class RemoteLink(models.Model):
     class Kind(models.TextChoices):
         CONTACT = "contact", "Contact"
         LIST = "list", "List"
+        TEMPLATE = "template", "Template"
 
     account = models.ForeignKey(
         "messaging.ProviderAccount", on_delete=models.CASCADE, related_name="remote_links"
@@ -41,6 +42,13 @@ class RemoteLink(models.Model):
     )
     contact_list = models.ForeignKey(
         "contacts.ContactList", null=True, blank=True, on_delete=models.SET_NULL, related_name="remote_links"
+    )
+    template = models.ForeignKey(
+        "messaging.MessageTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="remote_links",
     )
     # The local record let go of this twin on purpose (e.g. a new phone on a provider where a
     # phone cannot change): leave the remote alone and do not import it again.
@@ -70,6 +78,11 @@ class RemoteLink(models.Model):
                 condition=Q(contact_list__isnull=False),
                 name="remotelink_list_unique",
             ),
+            models.UniqueConstraint(
+                fields=["account", "template"],
+                condition=Q(template__isnull=False),
+                name="remotelink_template_unique",
+            ),
         ]
         indexes = [models.Index(fields=["account", "kind", "last_seen_run"], name="remotelink_seen_idx")]
 
@@ -78,6 +91,8 @@ class RemoteLink(models.Model):
 
     @property
     def local_id(self):
+        if self.kind == self.Kind.TEMPLATE:
+            return self.template_id
         return self.contact_id if self.kind == self.Kind.CONTACT else self.contact_list_id
 
 
@@ -103,6 +118,11 @@ class SyncRun(models.Model):
         ALL = "all", "Contacts and lists"
         CONTACTS = "contacts", "Contacts"
         LISTS = "lists", "Lists"
+        # Resources with their own module in messaging/sync/ (see resources.py). "all" stays
+        # contacts + lists; the others run on their own (and on the account's schedule).
+        TEMPLATES = "templates", "Templates"
+        CAMPAIGNS = "campaigns", "Campaigns"
+        AUTOMATIONS = "automations", "Automations"
 
     class Direction(models.TextChoices):
         BOTH = "both", "Both ways"
@@ -137,7 +157,7 @@ class SyncRun(models.Model):
     account = models.ForeignKey(
         "messaging.ProviderAccount", on_delete=models.CASCADE, related_name="sync_runs"
     )
-    resource = models.CharField(max_length=10, choices=Resource.choices, default=Resource.ALL)
+    resource = models.CharField(max_length=20, choices=Resource.choices, default=Resource.ALL)
     direction = models.CharField(max_length=5, choices=Direction.choices, default=Direction.BOTH)
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
@@ -292,7 +312,7 @@ class SyncLock(models.Model):
     """
 
     account = models.ForeignKey("messaging.ProviderAccount", on_delete=models.CASCADE, related_name="+")
-    resource = models.CharField(max_length=10)
+    resource = models.CharField(max_length=20)
     holder = models.CharField(max_length=64, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
 

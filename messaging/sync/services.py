@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from messaging.providers.http import correlate
 
-from .engine import SyncEngine
+from .core import SyncEngine, registered_resources, resources_of
 from .fingerprints import fingerprint, list_state
 from .models import RemoteLink, SyncConflict, SyncLock, SyncRun
 
@@ -35,7 +35,8 @@ class SyncBusy(Exception):
 
 
 def lock_keys(resource: str) -> list[str]:
-    return ["contacts", "lists"] if resource == SyncRun.Resource.ALL else [resource]
+    """One lease per resource a run covers ("all" = contacts and lists)."""
+    return resources_of(resource)
 
 
 # --- the lock --------------------------------------------------------------------------------
@@ -93,9 +94,20 @@ def sync_lock(account, resource: str):
 
 
 def _overlapping(resource: str) -> list[str]:
+    in_all = resources_of(SyncRun.Resource.ALL)
     if resource == SyncRun.Resource.ALL:
-        return [SyncRun.Resource.ALL, SyncRun.Resource.CONTACTS, SyncRun.Resource.LISTS]
-    return [resource, SyncRun.Resource.ALL]
+        return [SyncRun.Resource.ALL, *in_all]
+    return [resource, SyncRun.Resource.ALL] if resource in in_all else [resource]
+
+
+def scheduled_resources(account) -> list[str]:
+    """Resources outside "all" that also run on the account's schedule and that its provider has."""
+    caps = account.provider_class.capabilities
+    return [
+        name
+        for name, cls in registered_resources().items()
+        if cls.scheduled and not cls.in_all and caps.resources.get(name)
+    ]
 
 
 def find_resumable(account, resource: str, direction: str) -> SyncRun | None:
@@ -231,7 +243,7 @@ def resolve_conflict(conflict: SyncConflict, keep: str, *, user=None) -> SyncCon
     """Settle a held conflict: keep "ours" (sent on the next push) or "theirs" (applied here now)."""
     from messaging.providers.base import RemoteContact, RemoteList
 
-    from .engine import SyncEngine
+    from .contacts import ContactSync
 
     if keep not in ("ours", "theirs"):
         raise ValueError('keep must be "ours" or "theirs"')
@@ -247,7 +259,7 @@ def resolve_conflict(conflict: SyncConflict, keep: str, *, user=None) -> SyncCon
             run = SyncRun(
                 account=conflict.account
             )  # an unsaved scratch run: the engine's helpers count on it
-            engine = SyncEngine(run, provider)
+            engine = ContactSync(SyncEngine(run, provider))
             contact = conflict.contact
             snapshot = dict(conflict.remote_snapshot)
             remote = RemoteContact(

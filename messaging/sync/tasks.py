@@ -30,14 +30,24 @@ def sync_scheduled(account_id: int) -> dict:
     """The periodic sync of one account (django-celery-beat calls this per account)."""
     from messaging.models import ProviderAccount
 
-    from .services import SyncBusy
+    from .services import SyncBusy, scheduled_resources
     from .services import sync_account as sync_now
 
     account = ProviderAccount.objects.filter(pk=account_id, is_active=True).first()
     if account is None:
         return {"account": account_id, "status": "skipped"}
     try:
-        return sync_now(account, trigger="schedule").summary()
+        summary = sync_now(account, trigger="schedule").summary()
     except SyncBusy as exc:
         # Periodic jobs skip when one is already running.
-        return {"account": account_id, "status": "busy", "detail": str(exc)}
+        summary = {"account": account_id, "status": "busy", "detail": str(exc)}
+    # Resources outside "all" that run on the schedule too (template statuses, …), each its own run.
+    also = []
+    for resource in scheduled_resources(account):
+        try:
+            also.append(sync_now(account, resource, "pull", trigger="schedule").summary())
+        except SyncBusy as exc:
+            also.append({"resource": resource, "status": "busy", "detail": str(exc)})
+    if also:
+        summary["also"] = also
+    return summary

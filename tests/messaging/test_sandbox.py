@@ -142,7 +142,7 @@ def test_templates(sandbox):
     tpl = sandbox.create_template(
         RemoteTemplate(name="welcome", language="it", category="MARKETING", body="Ciao {{1}}, codice {{2}}")
     )
-    assert tpl.status == "approved" and tpl.variables == ["1", "2"]
+    assert tpl.status == "pending" and tpl.variables == ["1", "2"]
     assert sandbox.get_template("welcome").remote_id == tpl.remote_id  # by name too
     tpl.body = "Ciao {{1}}"
     tpl.variables = []
@@ -152,6 +152,7 @@ def test_templates(sandbox):
     with pytest.raises(Rejected, match="name and a body"):
         sandbox.create_template(RemoteTemplate(name="empty"))
     assert [t.name for t in sandbox.iter_templates()] == ["welcome"]
+    assert sandbox.get_template(tpl.remote_id).status == "pending"
     sandbox.delete_template(tpl.remote_id)
     with pytest.raises(NotFound):
         sandbox.get_template(tpl.remote_id)
@@ -257,3 +258,19 @@ def test_state_is_per_account_and_survives_new_instances(account):
     account.get_provider().create_contact(RemoteContact(phone=phone(1)))
     assert len(list(account.get_provider().iter_contacts())) == 1  # a fresh instance sees it
     assert list(other.get_provider().iter_contacts()) == []
+
+
+def test_template_review_is_simulated(sandbox, monkeypatch):
+    """Pending for review_seconds, then approved; a body with REJECT is rejected with a reason."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    good = sandbox.create_template(RemoteTemplate(name="ok", language="it", body="Ciao {{name}}"))
+    bad = sandbox.create_template(RemoteTemplate(name="ko", language="it", body="Please REJECT me"))
+    assert (good.status, bad.status) == ("pending", "pending")
+    later = timezone.now() + dt.timedelta(seconds=sandbox.review_seconds + 1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    assert sandbox.get_template(good.remote_id).status == "approved"
+    rejected = sandbox.get_template(bad.remote_id)
+    assert rejected.status == "rejected" and "REJECT" in rejected.status_reason

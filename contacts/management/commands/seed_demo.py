@@ -40,6 +40,10 @@ class Command(BaseCommand):
         fields = self._custom_fields()
         created = self._contacts(contacts, fields)
         self._sandbox_account()
+        self._templates()  # issue 9
+        from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
+
+        seed_campaigns(self.stdout)
         from messaging.webhooks.demo import seed_webhook_demo  # issue 11: a few received events
 
         seed_webhook_demo(self.stdout)
@@ -130,6 +134,12 @@ class Command(BaseCommand):
         Membership.objects.bulk_create(memberships, ignore_conflicts=True, batch_size=1000)
         Contact.tags.through.objects.bulk_create(tagged, ignore_conflicts=True, batch_size=1000)
         return len(new)
+
+    def _templates(self):
+        from messaging.models import ProviderAccount
+        from messaging.templating.demo import seed_demo_templates
+
+        seed_demo_templates(ProviderAccount.objects.filter(name="Sandbox (demo)").first())
 
     def _sandbox_account(self):
         from messaging.models import ProviderAccount

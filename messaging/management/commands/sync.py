@@ -1,4 +1,7 @@
-"""python manage.py sync ACCOUNT_NAME [--resource contacts|lists|all] [--direction pull|push|both] [--json]"""
+"""python manage.py sync ACCOUNT_NAME [--resource all|contacts|lists|templates|…] [--direction pull|push|both] [--json]
+
+The --resource choices are the registered sync resources (messaging.sync.core.register_resource).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from messaging.models import ProviderAccount
+from messaging.sync.core import resource_names
 from messaging.sync.services import SyncBusy, sync_account
 
 
@@ -15,7 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("account", help="The account's name (as shown in the admin)")
-        parser.add_argument("--resource", choices=["contacts", "lists", "all"], default="all")
+        parser.add_argument("--resource", choices=resource_names(), default="all")
         parser.add_argument("--direction", choices=["pull", "push", "both"], default="both")
         parser.add_argument(
             "--json", action="store_true", help="End with one JSON line: the run's counts and status"

@@ -24,7 +24,7 @@ from ..base import (
     SendResult,
     TemplateStatus,
 )
-from ..whatsapp import split_components
+from ..whatsapp import meta_buttons, split_components
 
 _VARIABLE = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 _FRACTION = re.compile(r"(\.\d{6})\d+")  # nanoseconds → microseconds
@@ -223,12 +223,13 @@ def template_to_api(template: RemoteTemplate, waba_id: str) -> dict:
                     header[key] = template.header[key]
             components.append(header)
         components.append(
-            {"type": "BODY", "format": "TEXT", "text": template.body, "example": _example(template.body)}
-        )
+            {"type": "BODY", "format": "TEXT", "text": template.body,
+             "example": _example(template.body, template.examples)}
+        )  # fmt: skip
         if template.footer:
             components.append({"type": "FOOTER", "format": "TEXT", "text": template.footer})
         if template.buttons:
-            components.append({"type": "BUTTONS", "buttons": [dict(b) for b in template.buttons]})
+            components.append({"type": "BUTTONS", "buttons": meta_buttons(template.buttons)})
     return {
         "name": template.name,
         "language": template.language or "en",
@@ -239,9 +240,11 @@ def template_to_api(template: RemoteTemplate, waba_id: str) -> dict:
     }
 
 
-def _example(text: str) -> dict:
-    # Meta refuses a template whose variables have no sample values.
-    return {name: name for name in _VARIABLE.findall(text or "")}
+def _example(text: str, samples: dict | None = None) -> dict:
+    # Meta refuses a template whose variables have no sample values: the template's own
+    # samples where it has them, else the variable's name.
+    samples = samples or {}
+    return {name: str(samples.get(name) or name) for name in _VARIABLE.findall(text or "")}
 
 
 # --- campaigns ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from ..base import (
 )
 from ..errors import NotFound, Rejected, Unavailable
 from ..http import iter_pages, load_cursor
-from . import webhooks
+from . import templating, webhooks
 from .mapping import (
     campaign_from_api,
     campaign_stats_from_api,
@@ -275,6 +275,10 @@ class MyOperatorProvider(Provider):
                 continue
 
     # -- templates ---------------------------------------------------------------------------
+
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
+    can_update_templates = False  # no update endpoint: an edit is delete + create, after a confirmation
 
     def iter_template_pages(
         self, cursor: str | None = None, **filters: str

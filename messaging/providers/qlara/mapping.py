@@ -360,12 +360,21 @@ def whatsapp_template_from_api(data: Mapping[str, Any]) -> RemoteTemplate:
         header=header,
         body=body_text,
         footer=text(data.get("footer")),
-        buttons=[dict(b) for b in data.get("buttons") or [] if isinstance(b, dict)],
+        buttons=[_wa_button(b) for b in data.get("buttons") or [] if isinstance(b, dict)],
         variables=variables_in(body_text, header.get("text", "")),
         created_at=to_datetime(first(data.get("createdAt"), data.get("creationDate"))),
         updated_at=to_datetime(first(data.get("updatedAt"), data.get("lastUpdateDate"))),
         raw=dict(data),
     )
+
+
+def _wa_button(b: Mapping[str, Any]) -> dict[str, Any]:
+    """Qlara's {type: URL, phoneNumber} → the normalised {type: url, phone_number}."""
+    out = {k: v for k, v in b.items() if k not in ("type", "phoneNumber")}
+    out["type"] = text(b.get("type")).lower()
+    if b.get("phoneNumber"):
+        out["phone_number"] = b["phoneNumber"]
+    return out
 
 
 def whatsapp_template_to_api(template: RemoteTemplate) -> dict[str, Any]:
@@ -386,26 +395,28 @@ def whatsapp_template_to_api(template: RemoteTemplate) -> dict[str, Any]:
         body["footer"] = template.footer
     if template.buttons:
         body["buttons"] = [
-            {k: v for k, v in b.items() if k in ("type", "text", "url", "phoneNumber")}
+            {
+                **{k: v for k, v in b.items() if k in ("text", "url", "phoneNumber")},
+                "type": str(b.get("type") or "QUICK_REPLY").upper(),
+                **({"phoneNumber": b["phone_number"]} if b.get("phone_number") else {}),
+            }
             for b in template.buttons
         ]
     return body
 
 
 def rcs_template_from_api(data: Mapping[str, Any]) -> RemoteTemplate:
-    """An RCS template: TEXT, CARD or CAROUSEL body; buttons are its suggestions."""
+    """An RCS template: TEXT, CARD or CAROUSEL body; buttons are its suggestions (normalised)."""
     body = data.get("body") if isinstance(data.get("body"), dict) else {}
     kind = text(data.get("type")).upper()
-    header: dict[str, Any] = {}
+    cards: list[dict[str, Any]] = []
     if kind == "CARD":
-        card = body.get("card") or {}
-        media = card.get("media") or {}
-        header = {"type": "image", "url": text(first(media.get("fileUrl"), media.get("mediaKey")))}
-        body_text = text(first(card.get("description"), card.get("title")))
-        suggestions = list(card.get("suggestions") or []) + list(body.get("suggestions") or [])
+        cards = [_rcs_card_from_api(body.get("card") or {})]
+        body_text = ""
+        suggestions = list(body.get("suggestions") or [])
     elif kind == "CAROUSEL":
-        cards = body.get("cards") or []
-        body_text = text(first(*(c.get("description") or c.get("title") for c in cards))) if cards else ""
+        cards = [_rcs_card_from_api(c) for c in body.get("cards") or [] if isinstance(c, dict)]
+        body_text = ""
         suggestions = list(body.get("suggestions") or [])
     else:
         body_text = text(body.get("text")) if body else text(data.get("body"))
@@ -415,42 +426,112 @@ def rcs_template_from_api(data: Mapping[str, Any]) -> RemoteTemplate:
         status = TemplateStatus.APPROVED if str(enabled).lower() in ("1", "true") else TemplateStatus.DISABLED
     else:
         status = WA_STATUS.get(text(data.get("status")).upper(), TemplateStatus.UNKNOWN)
+    fallback = body.get("fallbackSms") if isinstance(body.get("fallbackSms"), dict) else {}
+    texts = [body_text, text(fallback.get("text"))] + [f"{c['title']} {c['description']}" for c in cards]
     return RemoteTemplate(
         remote_id=template_id(Channel.RCS.value, data.get("id")),
         name=text(data.get("name")),
         channel=Channel.RCS.value,
         category=kind,
         status=status.value,
-        header=header,
         body=body_text,
-        buttons=[dict(s) for s in suggestions if isinstance(s, dict)],
-        variables=variables_in(body_text),
+        buttons=[rcs_suggestion_from_api(s) for s in suggestions if isinstance(s, dict)],
+        cards=cards,
+        fallback_text=text(fallback.get("text")),
+        variables=variables_in(*texts),
         created_at=to_datetime(first(data.get("createdAt"), data.get("creationDate"))),
         updated_at=to_datetime(first(data.get("updatedAt"), data.get("lastUpdateDate"))),
         raw=dict(data),
     )
 
 
-def rcs_template_to_api(template: RemoteTemplate) -> dict[str, Any]:
-    """TEXT unless the template has a media header (then a one-card CARD template)."""
-    suggestions = [dict(b) for b in template.buttons]
-    header = template.header or {}
-    if header.get("url"):
-        body: dict[str, Any] = {
-            "cardOrientation": "VERTICAL",
-            "card": {
-                "title": header.get("text", "") or template.name,
-                "description": template.body,
-                "media": {"height": "MEDIUM", "fileUrl": header["url"]},
-                "suggestions": suggestions,
-            },
+# Normalised RCS suggestions ({"type": "url", "text", "url"}) ↔ Qlara's ({"type": "url", "text",
+# "url": {"url"}}); every type the MD documents.
+def rcs_suggestion_to_api(s: Mapping[str, Any]) -> dict[str, Any]:
+    kind, label = text(s.get("type")).lower(), text(s.get("text"))
+    if kind == "url":
+        return {"type": "url", "text": label, "url": {"url": text(s.get("url"))}}
+    if kind == "dial":
+        return {"type": "dial", "text": label, "dial": {"phoneNumber": text(s.get("phone_number"))}}
+    if kind in ("location", "share_location") and s.get("query"):
+        return {"type": "locationQuery", "text": label, "locationQuery": {"query": text(s["query"])}}
+    if kind in ("location", "share_location"):
+        return {"type": "locationCoordinates", "text": label, "locationCoordinates": {
+            "latitude": s.get("latitude"), "longitude": s.get("longitude"), "label": text(s.get("label"))}}  # fmt: skip
+    if kind == "calendar":
+        return {"type": "calendar", "text": label, "calendar": {
+            "title": text(s.get("title")), "description": text(s.get("description")),
+            "startTime": text(s.get("start")), "endTime": text(s.get("end"))}}  # fmt: skip
+    return {"type": "reply", "text": label}
+
+
+def rcs_suggestion_from_api(s: Mapping[str, Any]) -> dict[str, Any]:
+    kind, label = text(s.get("type")), text(s.get("text"))
+    inner = s.get(kind) if isinstance(s.get(kind), dict) else {}
+    if kind == "url":
+        return {"type": "url", "text": label, "url": text(inner.get("url") if inner else s.get("url"))}
+    if kind == "dial":
+        return {"type": "dial", "text": label, "phone_number": text(inner.get("phoneNumber"))}
+    if kind == "locationQuery":
+        return {"type": "location", "text": label, "query": text(inner.get("query"))}
+    if kind == "locationCoordinates":
+        return {
+            "type": "location",
+            "text": label,
+            **{k: inner.get(k) for k in ("latitude", "longitude", "label")},
         }
+    if kind == "calendar":
+        return {"type": "calendar", "text": label, "title": text(inner.get("title")),
+                "description": text(inner.get("description")), "start": text(inner.get("startTime")),
+                "end": text(inner.get("endTime"))}  # fmt: skip
+    return {"type": kind.lower() or "reply", "text": label}
+
+
+def _rcs_card_to_api(card: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"title": text(card.get("title")), "description": text(card.get("description"))}
+    if card.get("media_url"):
+        out["media"] = {"height": "MEDIUM", "fileUrl": text(card["media_url"])}
+    out["suggestions"] = [
+        rcs_suggestion_to_api(x) for x in card.get("suggestions") or [] if isinstance(x, dict)
+    ]
+    return out
+
+
+def _rcs_card_from_api(card: Mapping[str, Any]) -> dict[str, Any]:
+    media = card.get("media") or {}
+    return {
+        "title": text(card.get("title")), "description": text(card.get("description")),
+        "media_url": text(first(media.get("fileUrl"), media.get("mediaKey"))),
+        "suggestions": [rcs_suggestion_from_api(x) for x in card.get("suggestions") or [] if isinstance(x, dict)],
+    }  # fmt: skip
+
+
+def rcs_template_to_api(template: RemoteTemplate, *, sender: str = "") -> dict[str, Any]:
+    """TEXT, CARD (one card, or a media header) or CAROUSEL (2+ cards), with the SMS fallback."""
+    suggestions = [rcs_suggestion_to_api(b) for b in template.buttons if isinstance(b, dict)]
+    header = template.header or {}
+    cards = [c for c in template.cards or [] if isinstance(c, dict)]
+    if not cards and header.get("url"):
+        cards = [{"title": header.get("text", "") or template.name, "description": template.body,
+                  "media_url": header["url"]}]  # fmt: skip
+    if len(cards) == 1:
+        card = _rcs_card_to_api(cards[0])
+        card["suggestions"] = card["suggestions"] + suggestions
+        orientation = text((template.raw or {}).get("orientation") or "vertical").upper()
+        body: dict[str, Any] = {"cardOrientation": orientation, "card": card}
         kind = "CARD"
+    elif cards:
+        body = {"cardWidth": "MEDIUM", "cards": [_rcs_card_to_api(c) for c in cards]}
+        if suggestions:
+            body["suggestions"] = suggestions
+        kind = "CAROUSEL"
     else:
         body = {"text": template.body}
         if suggestions:
             body["suggestions"] = suggestions
         kind = "TEXT"
+    if template.fallback_text:
+        body["fallbackSms"] = {"sender": sender, "text": template.fallback_text}
     return {
         "name": template.name,
         "description": template.raw.get("description", ""),

@@ -48,7 +48,7 @@ from ..base import (
 from ..errors import NotFound, Rejected, Unavailable
 from ..http import HttpClient, iter_pages, load_cursor
 from . import mapping as m
-from . import webhooks
+from . import templating, webhooks
 
 P = "/api/partner-gateway/v1"
 S = "/api/v1/partner-gateway"
@@ -412,6 +412,9 @@ class QlaraProvider(Provider):
 
     # -- templates --------------------------------------------------------------------------------
 
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
+
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """WhatsApp templates (page/size) then RCS templates (page/limit)."""
         for page in self._pages(f"{MS}/whatsapp/templates", m.whatsapp_template_from_api, size_param="size"):
@@ -429,7 +432,10 @@ class QlaraProvider(Provider):
         """WhatsApp templates are created for a phone number (`whatsapp_phone_number_id`) and
         go to Meta for review; RCS templates are ready at once."""
         if template.channel == Channel.RCS.value:
-            body = self.http.post(f"{MS}/rcs/templates", json_body=m.rcs_template_to_api(template))
+            body = self.http.post(
+                f"{MS}/rcs/templates",
+                json_body=m.rcs_template_to_api(template, sender=self.settings.get("sender", "")),
+            )
             return self._written_template("rcs", body, template)
         number = self.settings.get("whatsapp_phone_number_id")
         if not number:
@@ -444,7 +450,10 @@ class QlaraProvider(Provider):
         """WhatsApp: PATCH (partial; the template goes back to PENDING). RCS: PUT."""
         channel, raw_id = m.split_template_id(template.remote_id)
         if channel == Channel.RCS.value:
-            body = self.http.put(f"{MS}/rcs/templates/{raw_id}", json_body=m.rcs_template_to_api(template))
+            body = self.http.put(
+                f"{MS}/rcs/templates/{raw_id}",
+                json_body=m.rcs_template_to_api(template, sender=self.settings.get("sender", "")),
+            )
         else:
             body = self.http.patch(
                 f"{MS}/whatsapp/templates/{raw_id}", json_body=m.whatsapp_template_to_api(template),
@@ -727,6 +736,10 @@ class QlaraProvider(Provider):
             )
             out.extend(m.delivery_from_status(item) for item in m.extract_items(body))
         return out
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling for the status service: the status endpoint, in chunks of ids."""
+        return self.get_message_statuses(remote_ids, channel or "sms")
 
     def iter_message_history(
         self, channel: str, start: dt.datetime, end: dt.datetime, status: str = ""

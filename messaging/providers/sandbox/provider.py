@@ -52,6 +52,7 @@ from ..base import (
 )
 from ..errors import NotFound, ProviderError, Rejected, WebhookRejected
 from ..http import iter_pages, load_cursor
+from .automations import SandboxAutomationsMixin
 from .webhooks import SandboxWebhooksMixin
 
 PRICE = Decimal("0.05")  # per message, so balance and campaign cost move visibly in demos
@@ -82,7 +83,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(SandboxWebhooksMixin, Provider):
+class SandboxProvider(SandboxWebhooksMixin, SandboxAutomationsMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""
@@ -93,6 +94,7 @@ class SandboxProvider(SandboxWebhooksMixin, Provider):
             custom_fields=["pull", "push", "delete"],
             templates=["pull", "push", "delete"],
             campaigns=["pull", "push", "delete", "stats", "start"],
+            automations=["pull", "start", "bulk"],
         ),
         send=ALL_CHANNELS,
         webhooks=True,
@@ -474,19 +476,47 @@ class SandboxProvider(SandboxWebhooksMixin, Provider):
 
     # -- templates -------------------------------------------------------------------------------
 
+    # A simulated review: a created or edited template is pending for `review_seconds`
+    # (account setting, default 5), then approved — or rejected when its body says "REJECT",
+    # so staff can try the unhappy path. The status is worked out when read, from the time.
+    REVIEW_SECONDS = 5
+    REJECT_WORD = "REJECT"
+    REJECT_REASON = "INVALID_FORMAT: the sandbox rejects templates whose body contains the word REJECT."
+    # The sandbox's status words are ours already; its one table maps them onto ours.
+    TEMPLATE_STATUS = {s.value: s.value for s in TemplateStatus}
+
+    template_kinds = frozenset({"whatsapp", "rcs"})
+
+    def template_syntax(self, kind: str):
+        """The sandbox keeps our named {{variables}} as they are."""
+        from ..template_syntax import VariableSyntax
+
+        return VariableSyntax()
+
+    @property
+    def review_seconds(self) -> float:
+        value = self.settings.get("review_seconds")
+        return float(value) if value not in (None, "") else self.REVIEW_SECONDS
+
     def _template(self, row) -> RemoteTemplate:
         data = dict(row.data)
+        reviewed = data.get("review_at") and dt.datetime.fromisoformat(data["review_at"]) <= timezone.now()
+        if data.get("status") == TemplateStatus.PENDING.value and reviewed:
+            rejected = self.REJECT_WORD in (data.get("body") or "")
+            data["status"] = (TemplateStatus.REJECTED if rejected else TemplateStatus.APPROVED).value
+            data["status_reason"] = self.REJECT_REASON if rejected else ""
         known = {f.name for f in fields(RemoteTemplate)} - {"remote_id", "raw", "created_at", "updated_at"}
         return RemoteTemplate(
             remote_id=row.remote_id,
             created_at=row.created_at,
             updated_at=row.updated_at,
             raw={"id": row.remote_id, **row.data},
-            **{k: v for k, v in data.items() if k in known},
-        )
+            **{k: self.TEMPLATE_STATUS.get(v, "unknown") if k == "status" else v
+               for k, v in data.items() if k in known},
+        )  # fmt: skip
 
     def _template_data(self, template: RemoteTemplate) -> dict:
-        if not template.name or not (template.body or template.components):
+        if not template.name or not (template.body or template.components or template.cards):
             raise Rejected(
                 "Sandbox rejected the request (400): a template needs a name and a body",
                 status=400,
@@ -497,10 +527,19 @@ class SandboxProvider(SandboxWebhooksMixin, Provider):
             data.pop(key, None)
         if not data["variables"]:
             data["variables"] = sorted(set(re.findall(r"\{\{\s*(\w+)\s*\}\}", template.body)), key=_num_first)
-        # The sandbox has no review queue: templates are approved at once.
-        data["status"] = TemplateStatus.APPROVED.value
+        # Under review until review_at (see REVIEW_SECONDS).
+        data["status"] = TemplateStatus.PENDING.value
         data["status_reason"] = ""
+        data["review_at"] = (timezone.now() + dt.timedelta(seconds=self.review_seconds)).isoformat()
         return data
+
+    def finish_review(self, remote_id: str) -> RemoteTemplate:
+        """Sandbox-only helper for demos: end the simulated review now (approved, or rejected)."""
+        row = self._get("template", remote_id)
+        if row.data.get("status") == TemplateStatus.PENDING.value:
+            row.data = {**row.data, "review_at": timezone.now().isoformat()}
+            row.save(update_fields=["data"])
+        return self._template(row)
 
     def iter_templates(self) -> Iterator[RemoteTemplate]:
         """Every template, in creation order."""
@@ -518,7 +557,7 @@ class SandboxProvider(SandboxWebhooksMixin, Provider):
         return self._template(row)
 
     def create_template(self, template: RemoteTemplate) -> RemoteTemplate:
-        """Create a template; approved at once (the sandbox has no review)."""
+        """Create a template; pending, then approved (or rejected) after the simulated review."""
         data = self._template_data(template)
         duplicate = self._objects("template").filter(
             data__name=template.name, data__language=template.language
@@ -532,7 +571,7 @@ class SandboxProvider(SandboxWebhooksMixin, Provider):
         return self._template(self._create("template", data, prefix="t"))
 
     def update_template(self, template: RemoteTemplate) -> RemoteTemplate:
-        """Edit a template."""
+        """Edit a template (it goes back to review)."""
         row = self._get("template", template.remote_id)
         self._save(row, self._template_data(template))
         return self._template(row)
@@ -692,6 +731,18 @@ class SandboxProvider(SandboxWebhooksMixin, Provider):
             )
         with transaction.atomic():
             return [self.send(message) for message in messages]
+
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """The sandbox's flat price per message (per SMS part)."""
+        per = max(1, parts) if channel == Channel.SMS else 1
+        return PRICE * messages * per, CURRENCY
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Every simulated step of these messages (unknown ids are absent, like a real status call)."""
+        known = set(
+            self._objects("message").filter(remote_id__in=remote_ids).values_list("remote_id", flat=True)
+        )
+        return [update for rid in remote_ids if rid in known for update in self.delivery_updates(rid)]
 
     def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
         """The message with our reference, as "sent" (None: the sandbox never received it)."""

@@ -15,6 +15,7 @@ from ..base import (
     TemplateStatus,
 )
 from ..errors import NotFound, Rejected
+from . import templating
 from .common import (
     MAX_BULK,
     _naive_iso,
@@ -34,6 +35,17 @@ class SpokiContentMixin:
     """Spoki templates, campaigns and automations (mixed into SpokiProvider)."""
 
     # -- templates ----------------------------------------------------------------------------------
+
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
+
+    def get_template_for(self, remote_id: str, *, language: str = "") -> RemoteTemplate:
+        """One localization: Spoki shares the template id across languages."""
+        return self.get_template(f"{remote_id}:{language}" if language else remote_id)
+
+    def delete_template_for(self, remote_id: str, *, language: str = "", force: bool = False) -> None:
+        """Delete (every localization); force deactivates the automation steps that use it."""
+        self.delete_template(remote_id, force=force)
 
     def iter_templates(self, *, search: str = "", channel_id: str = "") -> Iterator[RemoteTemplate]:
         """Every template, one record per localization (status is per language)."""

@@ -425,7 +425,11 @@ def template_to_api(template: RemoteTemplate, localization_id: Any = None) -> di
         "body_template_component": component("body", template.body),
         "footer_template_component": component("footer", template.footer),
         "templatebuttoncomponent_set": buttons,
-        "example_custom_fields": {v: v.title() for v in template.variables if not v.isdigit()},
+        "example_custom_fields": {
+            v: str((template.examples or {}).get(v) or v.title())
+            for v in template.variables
+            if not v.isdigit()
+        },
         "example_header_media": template.header.get("url") if template.header else None,
         "default_header_media": None,
         "templatecarouselcomponent_set": None,

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..base import MessageStatus, RemoteTemplate, SendResult, TemplateStatus
-from ..whatsapp import split_components
+from ..whatsapp import meta_buttons, split_components
 
 _POSITIONAL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 # The callback timestamps (YYYYmmddHHiiss) carry no zone; Spryng is Dutch and its API answers in
@@ -189,14 +189,15 @@ def template_components(template: RemoteTemplate) -> list[dict]:
             header["example"] = template.header["example"]
         components.append(header)
     body = {"type": "BODY", "text": template.body}
-    placeholders = _POSITIONAL.findall(template.body or "")
+    placeholders = list(dict.fromkeys(_POSITIONAL.findall(template.body or "")))
     if placeholders:  # Meta refuses variables without sample values
-        body["example"] = {"body_text": [[f"sample {p}" for p in placeholders]]}
+        samples = template.examples or {}
+        body["example"] = {"body_text": [[str(samples.get(p) or f"sample {p}") for p in placeholders]]}
     components.append(body)
     if template.footer:
         components.append({"type": "FOOTER", "text": template.footer})
     if template.buttons:
-        components.append({"type": "BUTTONS", "buttons": [dict(b) for b in template.buttons]})
+        components.append({"type": "BUTTONS", "buttons": meta_buttons(template.buttons)})
     return components
 
 

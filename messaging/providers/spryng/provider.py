@@ -34,7 +34,7 @@ from ..base import (
 )
 from ..errors import NotFound, Rejected
 from ..http import iter_pages, load_cursor
-from . import webhooks
+from . import templating, webhooks
 from .mapping import (
     decimal,
     error_message,
@@ -82,6 +82,7 @@ class SpryngProvider(Provider):
     contact_fields = frozenset()  # no contacts API: recipients are bare numbers
     rate_limits = (RateLimit(1200, 60.0),)
     bulk_limit = MAX_RECIPIENTS
+    batch_send_limit = MAX_RECIPIENTS
     page_size = 100  # the hard maximum of `limit`
 
     # -- plumbing --------------------------------------------------------------------------
@@ -196,6 +197,31 @@ class SpryngProvider(Provider):
     def message_statuses(self, remote_id: str) -> list[DeliveryUpdate]:
         """Poll one message: a DeliveryUpdate per recipient (the message itself has no status)."""
         return list(_recipient_updates(self.get_message(remote_id)))
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling for the status service: one call per message id (an id covers up to 50 recipients)."""
+        return [u for rid in dict.fromkeys(remote_ids) for u in self.message_statuses(rid)]
+
+    def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
+        """Find a send we are unsure about by our reference (filters[reference]); None: Spryng never got it."""
+        digits = "".join(ch for ch in to if ch.isdigit())
+        for page in self.iter_message_pages(reference=reference):
+            for row in page.items:
+                for update in _recipient_updates(row):
+                    if not digits or "".join(ch for ch in update.to if ch.isdigit()) == digits:
+                        return update
+        return None
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """One POST /v1/messages for ≤ 50 recipients of the same SMS text; the call carries the first reference."""
+        first = messages[0]
+        if first.channel != Channel.SMS or any(
+            m.text != first.text or m.sender != first.sender for m in messages
+        ):
+            raise self.unsupported("batch sends other than one SMS text to many recipients")
+        return self.send_sms(
+            [m.to for m in messages], first.text, reference=first.reference, sender=first.sender
+        )
 
     def iter_message_pages(self, cursor: str | None = None, **filters: str) -> Iterator[Page[dict]]:
         """GET /v1/messages (7 days kept), newest first; filters: originator, recipient_number, reference,
@@ -320,6 +346,9 @@ class SpryngProvider(Provider):
         return points
 
     # -- WhatsApp templates (Meta proxy) ---------------------------------------------------------------
+
+    template_kinds = templating.TEMPLATE_KINDS
+    template_syntax = templating.template_syntax
 
     def iter_template_pages(self, cursor: str | None = None) -> Iterator[Page[RemoteTemplate]]:
         """GET …/{waba_id}/message_templates, paged with Meta's `after` cursor."""
