@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "contacts",
     "messaging",
     "campaigns",
+    "automations",
     "localization",
 ]
 
@@ -200,6 +201,21 @@ CELERY_TASK_ROUTES = {
 CELERY_QUEUES_ALL = "default,imports,sync,sending,webhooks"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# --- Webhooks in (issue 11) ------------------------------------------------
+# The address providers reach us at; webhook URLs shown to staff are built from it.
+SWITCHBOARD_PUBLIC_URL = env("SWITCHBOARD_PUBLIC_URL", default="http://127.0.0.1:8000")
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
+WEBHOOK_DRAIN_BATCH = env.int("WEBHOOK_DRAIN_BATCH", default=200)
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+# A reply this long after one of our campaign messages counts as "replied" for that campaign.
+INBOUND_REPLY_WINDOW_HOURS = env.int("INBOUND_REPLY_WINDOW_HOURS", default=72)
+INBOUND_OPT_OUT_KEYWORDS = env.list(
+    "INBOUND_OPT_OUT_KEYWORDS", default=["STOP", "ARRESTA", "STOP ALL", "UNSUBSCRIBE", "CANCELLAMI"]
+)
+# Empty turns opting back in by message off (where the law asks for a written opt-in).
+INBOUND_OPT_IN_KEYWORDS = env.list("INBOUND_OPT_IN_KEYWORDS", default=["START", "ISCRIVIMI"])
+CELERY_TASK_ROUTES["messaging.webhooks.*"] = {"queue": "webhooks"}
+
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -250,8 +266,24 @@ SPECTACULAR_SETTINGS = {
         "ExportStatusEnum": "contacts.imports.models.ContactExport.Status",
         "SyncRunStatusEnum": "messaging.sync.models.SyncRun.Status",
         "SyncConflictStatusEnum": "messaging.sync.models.SyncConflict.Status",
+        "MessageStatusEnum": "messaging.message_models.Message.Status",
+        "MessageDirectionEnum": "messaging.message_models.Message.Direction",
+        "SyncDirectionEnum": "messaging.sync.models.SyncRun.Direction",
+        "CampaignStatusEnum": "campaigns.models.Campaign.Status",
+        "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
     },
 }
+
+# --- Automations (issue 12) ---------------------------------------------------
+# Automated messages go out only inside this daily window of the company's time zone
+# ("" sends at any hour); date triggers use the contact's zone, else this one.
+AUTOMATIONS_SENDING_WINDOW = env("AUTOMATIONS_SENDING_WINDOW", default="08:00-21:00")
+AUTOMATIONS_TIME_ZONE = env("AUTOMATIONS_TIME_ZONE", default=TIME_ZONE)
+# Staff notifications: console on the embedded default, SMTP from EMAIL_URL in production.
+if env("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
 # --- Logging ----------------------------------------------------------------
 LOGGING = {
@@ -264,3 +296,9 @@ LOGGING = {
 }
 
 from .unfold import UNFOLD  # noqa: E402, F401  (kept apart: it is long and only about the admin's look)
+
+# --- Campaigns (issue 10) ------------------------------------------------------
+# The frequency cap shared by every campaign: at most N marketing messages per contact
+# per day / per week (0: no cap). Held-back recipients are counted as "skipped".
+SWITCHBOARD_FREQUENCY_CAP_PER_DAY = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_DAY", default=0)
+SWITCHBOARD_FREQUENCY_CAP_PER_WEEK = env.int("SWITCHBOARD_FREQUENCY_CAP_PER_WEEK", default=0)

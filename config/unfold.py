@@ -72,19 +72,25 @@ UNFOLD = {
                         "title": _("Imports"),
                         "icon": "upload_file",
                         "link": admin_url("admin:contacts_contactimport_changelist"),
-                        "permission": _can("contacts.view_contactimport", "admin:contacts_contactimport_changelist"),
+                        "permission": _can(
+                            "contacts.view_contactimport", "admin:contacts_contactimport_changelist"
+                        ),
                     },
                     {
                         "title": _("Exports"),
                         "icon": "download",
                         "link": admin_url("admin:contacts_contactexport_changelist"),
-                        "permission": _can("contacts.view_contactexport", "admin:contacts_contactexport_changelist"),
+                        "permission": _can(
+                            "contacts.view_contactexport", "admin:contacts_contactexport_changelist"
+                        ),
                     },
                     {
                         "title": _("Custom fields"),
                         "icon": "tune",
                         "link": admin_url("admin:contacts_customfield_changelist"),
-                        "permission": _can("contacts.view_customfield", "admin:contacts_customfield_changelist"),
+                        "permission": _can(
+                            "contacts.view_customfield", "admin:contacts_customfield_changelist"
+                        ),
                     },
                     {
                         "title": _("Tags"),
@@ -102,7 +108,9 @@ UNFOLD = {
                         "title": _("Lists"),
                         "icon": "format_list_bulleted",
                         "link": admin_url("admin:contacts_contactlist_changelist"),
-                        "permission": _can("contacts.view_contactlist", "admin:contacts_contactlist_changelist"),
+                        "permission": _can(
+                            "contacts.view_contactlist", "admin:contacts_contactlist_changelist"
+                        ),
                     },
                 ],
             },
@@ -114,7 +122,9 @@ UNFOLD = {
                         "title": _("Message templates"),
                         "icon": "description",
                         "link": admin_url("admin:messaging_messagetemplate_changelist"),
-                        "permission": _can("messaging.view_messagetemplate", "admin:messaging_messagetemplate_changelist"),
+                        "permission": _can(
+                            "messaging.view_messagetemplate", "admin:messaging_messagetemplate_changelist"
+                        ),
                     },
                 ],
             },
@@ -137,8 +147,27 @@ UNFOLD = {
                     {
                         "title": _("Automations"),
                         "icon": "bolt",
-                        "link": admin_url("admin:campaigns_automation_changelist"),
-                        "permission": _can("campaigns.view_automation", "admin:campaigns_automation_changelist"),
+                        "link": admin_url("admin:automations_automation_changelist"),
+                        "permission": _can(
+                            "automations.view_automation", "admin:automations_automation_changelist"
+                        ),
+                    },
+                    {
+                        "title": _("Runs"),
+                        "icon": "history",
+                        "link": admin_url("admin:automations_automationrun_changelist"),
+                        "permission": _can(
+                            "automations.view_automationrun", "admin:automations_automationrun_changelist"
+                        ),
+                    },
+                    {
+                        "title": _("Spoki automations"),
+                        "icon": "account_tree",
+                        "link": admin_url("admin:automations_providerautomation_changelist"),
+                        "permission": _can(
+                            "automations.view_providerautomation",
+                            "admin:automations_providerautomation_changelist",
+                        ),
                     },
                 ],
             },
@@ -150,13 +179,23 @@ UNFOLD = {
                         "title": _("Provider accounts"),
                         "icon": "hub",
                         "link": admin_url("admin:messaging_provideraccount_changelist"),
-                        "permission": _can("messaging.change_provideraccount", "admin:messaging_provideraccount_changelist"),
+                        "permission": _can(
+                            "messaging.change_provideraccount", "admin:messaging_provideraccount_changelist"
+                        ),
                     },
                     {
                         "title": _("Sync runs"),
                         "icon": "sync",
                         "link": admin_url("admin:messaging_syncrun_changelist"),
                         "permission": _can("messaging.view_syncrun", "admin:messaging_syncrun_changelist"),
+                    },
+                    {
+                        "title": _("Webhook events"),
+                        "icon": "webhook",
+                        "link": admin_url("admin:messaging_webhookevent_changelist"),
+                        "permission": _can(
+                            "messaging.view_webhookevent", "admin:messaging_webhookevent_changelist"
+                        ),
                     },
                     {
                         "title": _("HTTP log"),

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+import automations.api
 import campaigns.api
 import contacts.api
 import messaging.api
@@ -10,7 +11,7 @@ from localization.views import set_language
 
 # Each app adds its routes through register(router) in its api.py.
 router = Router()  # digits-only ids; the API root needs a login (config/routers.py)
-for app_api in (contacts.api, messaging.api, campaigns.api):
+for app_api in (contacts.api, messaging.api, campaigns.api, automations.api):
     app_api.register(router)
 
 urlpatterns = [
@@ -20,6 +21,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("messaging.urls")),
+    path("", include("messaging.webhooks.urls")),
     path("", include("messaging.sync.urls")),
     path("", include("contacts.urls")),
+    path("", include("campaigns.urls")),
 ]

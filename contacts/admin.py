@@ -22,6 +22,9 @@ from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, TextFilter
 from unfold.decorators import action, display
 
+from automations.timeline import ContactAutomationRunsMixin
+from messaging.webhooks.conversation import ConversationAdminMixin
+
 from . import services
 from .forms import (
     AddMembersForm,
@@ -138,7 +141,7 @@ class CustomFieldFilter(TextFilter):
 
 
 @admin.register(Contact)
-class ContactAdmin(ModelAdmin):
+class ContactAdmin(ContactAutomationRunsMixin, ConversationAdminMixin, ModelAdmin):
     form = ContactAdminForm
     list_display = [
         "name_column",
@@ -162,7 +165,7 @@ class ContactAdmin(ModelAdmin):
         "add_to_list", "remove_from_list", "tag", "opt_out", export_contacts_action, "delete_contacts", "restore",
     ]  # fmt: skip
     actions_list = ["import_contacts", "export_all"]
-    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones", "conversation", "automation_runs"]
     fieldsets = [
         (None, {"fields": ["phone", ("first_name", "last_name"), "email", "other_phones"]}),
         (_("Details"), {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
@@ -195,6 +198,9 @@ class ContactAdmin(ModelAdmin):
         custom = [f"cf_{key}" for key in CustomField.objects.values_list("key", flat=True)]
         if custom:
             fieldsets.insert(2, (_("Custom fields"), {"fields": custom}))
+        if obj is not None:  # messages received and sent (messaging/webhooks/conversation.py)
+            fieldsets.append((_("Conversation"), {"fields": ["conversation"]}))
+            fieldsets.append((_("Automations"), {"fields": ["automation_runs"]}))  # automations/timeline.py
         return fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -426,6 +432,13 @@ class ContactListAdmin(ModelAdmin):
 
     def has_export_permission(self, request, obj=None):
         return request.user.has_perm("contacts.export_contact")
+
+    def get_deleted_objects(self, objs, request):
+        """Lists a switched-on automation uses are protected: the page names it and refuses (issue 12)."""
+        from .usage import blocking_list_uses
+
+        deleted, counts, perms, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, perms, [*protected, *blocking_list_uses(objs)]
 
     def get_queryset(self, request):
         return (

@@ -75,7 +75,7 @@ class ContactSerializer(serializers.ModelSerializer):
     def create(self, validated_data):
         country = validated_data.pop("country_hint", None)
         try:
-            return services.create_contact(validated_data, country=country)
+            return services.create_contact(validated_data, country=country, source="api")
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
 
@@ -218,6 +218,17 @@ class ContactListViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         return ContactList.objects.annotate(member_count=Count("memberships", filter=_live_members()))
 
+    def perform_destroy(self, instance):
+        from django.utils.translation import gettext
+
+        from .usage import blocking_list_uses
+
+        uses = blocking_list_uses([instance])  # e.g. a switched-on automation (issue 12)
+        if uses:
+            message = gettext("The list %(list)s cannot be deleted: it is used by %(uses)s.")
+            raise serializers.ValidationError({"detail": message % {"list": instance.name, "uses": "; ".join(uses)}})
+        instance.delete()
+
     @extend_schema(
         methods=["GET"], responses=ContactSerializer(many=True), description="The list's members, paginated."
     )
@@ -250,13 +261,17 @@ class ContactListViewSet(viewsets.ModelViewSet):
         try:
             if request.method == "POST":
                 changed = {
-                    "added": services.add_to_list(contact_list, payload.validated_data["contacts"]),
+                    "added": services.add_to_list(
+                        contact_list, payload.validated_data["contacts"], source="api"
+                    ),
                     "removed": 0,
                 }
             else:
                 changed = {
                     "added": 0,
-                    "removed": services.remove_from_list(contact_list, payload.validated_data["contacts"]),
+                    "removed": services.remove_from_list(
+                        contact_list, payload.validated_data["contacts"], source="api"
+                    ),
                 }
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None

@@ -34,7 +34,8 @@ def dashboard_callback(request, context):
         {"title": _("Custom fields"), "value": format_number(CustomField.objects.count()), "url": _url("admin:contacts_customfield_changelist"), "icon": "tune"},
     ]  # fmt: skip
     accounts = []
-    if apps.is_installed("messaging"):
+    # Balances and health are for Managers (accounts hold credentials and cost money).
+    if apps.is_installed("messaging") and request.user.has_perm("messaging.change_provideraccount"):
         ProviderAccount = apps.get_model("messaging", "ProviderAccount")
         for account in ProviderAccount.objects.all()[:10]:
             accounts.append(
@@ -48,6 +49,10 @@ def dashboard_callback(request, context):
                 }
             )
     context.update({"cards": cards, "accounts": accounts})
+    if apps.is_installed("campaigns") and request.user.has_perm("campaigns.view_campaign"):
+        from campaigns.dashboard import overview_context  # issue 10: the messaging overview
+
+        context.update(overview_context(request))
     return context
 
 

@@ -246,4 +246,5 @@ class Membership(models.Model):
         return gettext("%(contact)s in %(list)s") % {"contact": self.contact_id, "list": self.contact_list_id}
 
 
+from .events import ContactEvent  # noqa: E402,F401
 from .imports.models import ContactExport, ContactImport  # noqa: E402,F401

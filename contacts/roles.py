@@ -9,7 +9,7 @@ campaigns and automations; Manager also manages provider accounts and users.
 from __future__ import annotations
 
 ROLES = ("Viewer", "Editor", "Manager")
-OUR_APPS = ("contacts", "messaging", "campaigns", "django_celery_beat")
+OUR_APPS = ("contacts", "messaging", "campaigns", "automations", "django_celery_beat")
 
 # (app_label, model) pairs an Editor may add/change/delete; None means every model of the app.
 EDITOR_MODELS = {
@@ -17,11 +17,17 @@ EDITOR_MODELS = {
     ("messaging", "messagetemplate"),
     ("messaging", "templatelink"),
     ("campaigns", None),
+    ("automations", "automation"),
 }
 # A Manager may do everything in our apps, plus users and groups.
 MANAGER_EXTRA_APPS = ("auth", "authtoken")
 # Actions on these models are not for people, whatever their role.
-READ_ONLY_MODELS = {("messaging", "httplog")}
+READ_ONLY_MODELS = {
+    ("messaging", "httplog"),
+    # Automations (issue 12): runs, the event log, indexes and pulled flows are written by the system.
+    ("contacts", "contactevent"), ("automations", "automationrun"), ("automations", "automationstep"),
+    ("automations", "contactdate"), ("automations", "drainstate"), ("automations", "providerautomation"),
+}
 # Only Managers see these at all (accounts hold credentials and cost money).
 MANAGER_ONLY_MODELS = {("messaging", "provideraccount")}
 

@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .events import ContactEvent, record_events
 from .models import Contact, ContactList, CustomField, Membership, Tag
 from .phones import PhoneError, normalize_phone, search_digits
 
@@ -307,10 +308,11 @@ def update_custom_field(field: CustomField, **changes) -> CustomField:
 
 
 @transaction.atomic
-def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Contact:
+def create_contact(data: Mapping[str, Any], *, country: str | None = None, source: str = "manual") -> Contact:
     """Create a contact from plain data (phone in any human format, fields by key, list ids, tag names).
 
     Validates everything before writing; raises ValidationError with per-field messages.
+    `source` (manual, api, inbound…) is recorded on the contact_created event.
     """
     errors: dict[str, list] = {}
     phone = fields = lists = duplicate = None
@@ -345,12 +347,25 @@ def create_contact(data: Mapping[str, Any], *, country: str | None = None) -> Co
     _check_texts(contact)
     contact.full_clean(exclude=["phone", "fields"])
     _save_contact(contact)
+    record_events(ContactEvent.Kind.CONTACT_CREATED, [contact.pk], source=source)
     if lists:
         Membership.objects.bulk_create([Membership(contact=contact, contact_list=cl) for cl in lists])
+        for cl in lists:
+            record_events(ContactEvent.Kind.LIST_ADDED, [contact.pk], source=source, data=_list_data(cl))
     tags = _resolve_tags(data.get("tags"))
     if tags:
         contact.tags.add(*tags)
+        for tag in tags:
+            record_events(ContactEvent.Kind.TAG_ADDED, [contact.pk], source=source, data=_tag_data(tag))
     return contact
+
+
+def _list_data(contact_list) -> dict:
+    return {"list_id": contact_list.pk, "list": contact_list.name}
+
+
+def _tag_data(tag) -> dict:
+    return {"tag_id": tag.pk, "tag": tag.name}
 
 
 @transaction.atomic
@@ -393,7 +408,12 @@ def update_contact(contact: Contact, data: Mapping[str, Any], *, country: str | 
     if lists is not None:
         set_contact_lists(contact, lists)
     if "tags" in data:
-        contact.tags.set(_resolve_tags(data["tags"]))
+        tags = _resolve_tags(data["tags"])
+        had = set(contact.tags.values_list("pk", flat=True))
+        contact.tags.set(tags)
+        for tag in tags:
+            if tag.pk not in had:
+                record_events(ContactEvent.Kind.TAG_ADDED, [contact.pk], source="manual", data=_tag_data(tag))
     return contact
 
 
@@ -417,12 +437,18 @@ def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:
 
 
 def set_contact_lists(contact: Contact, lists: Iterable[ContactList]) -> None:
+    lists = list(lists)
     wanted = {cl.pk for cl in lists}
     current = set(contact.memberships.values_list("contact_list_id", flat=True))
     Membership.objects.filter(contact=contact, contact_list_id__in=current - wanted).delete()
     Membership.objects.bulk_create(
         [Membership(contact=contact, contact_list_id=pk) for pk in wanted - current], ignore_conflicts=True
     )
+    for cl in lists:
+        if cl.pk not in current:
+            record_events(ContactEvent.Kind.LIST_ADDED, [contact.pk], source="manual", data=_list_data(cl))
+    for cl in ContactList.objects.filter(pk__in=current - wanted):
+        record_events(ContactEvent.Kind.LIST_REMOVED, [contact.pk], source="manual", data=_list_data(cl))
 
 
 def opt_out_contacts(contacts: QuerySet[Contact], reason: str = "") -> int:
@@ -469,12 +495,23 @@ def restore_contacts(contacts: QuerySet[Contact]) -> tuple[int, list[str]]:
     return restored, problems
 
 
-def tag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int:
+@transaction.atomic
+def tag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str], *, source: str = "manual") -> int:
+    """Add tags to contacts; a tag_added event is recorded for each contact that did not have it."""
     tags = _resolve_tags(tag_names)
     through = Contact.tags.through
     ids = list(contacts.values_list("pk", flat=True))
-    rows = [through(contact_id=cid, tag_id=t.pk) for t in tags for cid in ids]
-    through.objects.bulk_create(rows, ignore_conflicts=True, batch_size=5000)
+    for tag in tags:
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            had = set(
+                through.objects.filter(tag=tag, contact_id__in=chunk).values_list("contact_id", flat=True)
+            )
+            new = [cid for cid in chunk if cid not in had]
+            through.objects.bulk_create(
+                [through(contact_id=cid, tag_id=tag.pk) for cid in new], ignore_conflicts=True
+            )
+            record_events(ContactEvent.Kind.TAG_ADDED, new, source=source, data=_tag_data(tag))
     return len(ids)
 
 
@@ -498,21 +535,42 @@ def create_list(name: str, description: str = "", *, user=None) -> ContactList:
     return ContactList.objects.create(name=name, description=description, created_by=user)
 
 
-def add_to_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int]) -> int:
-    """Add contacts (a queryset or ids) to a list; already-members are left as they are. Returns how many were new."""
-    ids = _contact_ids(contacts)
-    before = Membership.objects.filter(contact_list=contact_list).count()
+@transaction.atomic
+def add_to_list(
+    contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int], *, source: str = "manual"
+) -> int:
+    """Add contacts (a queryset or ids) to a list; already-members are left as they are. Returns how many were new.
+
+    A list_added event is recorded for each new member (in bulk, one statement per 5,000).
+    """
+    ids = list(dict.fromkeys(_contact_ids(contacts)))
+    added = 0
     for start in range(0, len(ids), 5000):
         chunk = ids[start : start + 5000]
-        Membership.objects.bulk_create(
-            [Membership(contact_id=cid, contact_list=contact_list) for cid in chunk], ignore_conflicts=True
+        had = set(
+            Membership.objects.filter(contact_list=contact_list, contact_id__in=chunk).values_list(
+                "contact_id", flat=True
+            )
         )
-    return Membership.objects.filter(contact_list=contact_list).count() - before
+        new = [cid for cid in chunk if cid not in had]
+        Membership.objects.bulk_create(
+            [Membership(contact_id=cid, contact_list=contact_list) for cid in new], ignore_conflicts=True
+        )
+        record_events(ContactEvent.Kind.LIST_ADDED, new, source=source, data=_list_data(contact_list))
+        added += len(new)
+    return added
 
 
-def remove_from_list(contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int]) -> int:
+@transaction.atomic
+def remove_from_list(
+    contact_list: ContactList, contacts: QuerySet[Contact] | Iterable[int], *, source: str = "manual"
+) -> int:
+    """Remove contacts from a list; a list_removed event is recorded for each one that was a member."""
     ids = _contact_ids(contacts)
-    deleted, _ = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids).delete()
+    members = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids)
+    removed = list(members.values_list("contact_id", flat=True))
+    deleted, _ = members.delete()
+    record_events(ContactEvent.Kind.LIST_REMOVED, removed, source=source, data=_list_data(contact_list))
     return deleted
 
 

@@ -25,6 +25,7 @@ from . import services
 from .forms import MODEL_FIELDS, ProviderAccountForm
 from .models import HttpLog, ProviderAccount
 from .providers.registry import get_registry
+from .webhooks.admin import AccountWebhooksMixin
 
 OP_WORDS = {
     "pull": _("read"), "push": _("create & update"), "delete": _("delete"), "membership": _("members"),
@@ -62,13 +63,13 @@ def report(request, account, result) -> None:
 
 
 @admin.register(ProviderAccount)
-class ProviderAccountAdmin(ModelAdmin):
+class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
     form = ProviderAccountForm
     list_display = ["name", "provider_label", "health", "balance_column", "last_success_at", "is_active"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name"]
     actions = ["test_connection_bulk"]
-    actions_detail = ["test_connection_detail"]
+    actions_detail = ["test_connection_detail", *AccountWebhooksMixin.webhook_detail_actions]
     readonly_fields = [
         "health",
         "balance",
@@ -76,6 +77,7 @@ class ProviderAccountAdmin(ModelAdmin):
         "last_success_at",
         "last_error_at",
         "created_at",
+        *AccountWebhooksMixin.webhook_readonly_fields,
     ]
     warn_unsaved_form = False
 
@@ -129,7 +131,8 @@ class ProviderAccountAdmin(ModelAdmin):
         ]
         if settings:
             fieldsets.append((_("Settings"), {"fields": settings}))
-        fieldsets.append((_("Webhooks"), {"fields": ["webhook_secret_input"]}))
+        webhook_fields = ["webhook_secret_input", *(self.webhook_readonly_fields if obj else [])]
+        fieldsets.append((_("Webhooks"), {"fields": webhook_fields}))
         fieldsets.append((_("Sync"), {"fields": ["conflict_policy", "delete_policy", "sync_interval_minutes"]}))
         if obj:
             fieldsets.append(
@@ -281,6 +284,7 @@ class HttpLogAdmin(ModelAdmin):
 
 
 # Sync runs, held conflicts and "Sync now" (messaging/sync/admin.py).
+from .message_admin import MessageAdmin  # noqa: E402, F401  (issue 10)
 from .sync import admin as sync_admin  # noqa: E402, F401
 
 # Message templates: editor, live preview, submit and statuses (messaging/templating/admin.py; issue 9).

@@ -54,6 +54,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
     health = serializers.SerializerMethodField()
     balance = serializers.SerializerMethodField()
     capabilities = serializers.SerializerMethodField()
+    webhook_url = serializers.CharField(read_only=True, help_text="Give this URL to the provider (issue 11).")
 
     class Meta:
         model = ProviderAccount
@@ -61,7 +62,7 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
             "id", "provider", "provider_name", "name", "base_url", "effective_base_url", "credentials",
             "credentials_set", "webhook_secret", "webhook_secret_set", "settings", "is_active",
             "conflict_policy", "delete_policy", "sync_interval_minutes", "health", "balance",
-            "capabilities", "created_at", "updated_at",
+            "capabilities", "webhook_url", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
         # The service checks uniqueness and says so in words; DRF's own validator would run first.
@@ -120,6 +121,9 @@ ConnectionResultSerializer = inline_serializer(
 )
 
 
+WebhookUrlSerializer = inline_serializer("WebhookUrl", {"webhook_url": serializers.CharField()})
+
+
 class ProviderAccountViewSet(viewsets.ModelViewSet):
     """Provider accounts (Managers only). Credentials are write-only."""
 
@@ -140,6 +144,16 @@ class ProviderAccountViewSet(viewsets.ModelViewSet):
         """Test the connection now and record the account's health."""
         result = services.test_connection(self.get_object())
         return Response(result.as_dict(), status=status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses=WebhookUrlSerializer)
+    @action(detail=True, methods=["post"], url_path="rotate-webhook-token")
+    def rotate_webhook_token(self, request, pk=None):
+        """A new /hooks/ URL for this account; the old one answers 404 from now on."""
+        from .webhooks.services import rotate_webhook_token
+
+        account = self.get_object()
+        rotate_webhook_token(account)
+        return Response({"webhook_url": account.webhook_url}, status=status.HTTP_200_OK)
 
 
 class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -171,6 +185,9 @@ def register(router):
     """Add this app's viewsets to the project router."""
     router.register("provider-accounts", ProviderAccountViewSet, basename="provider-account")
     router.register("providers", ProviderViewSet, basename="provider")
+    from .webhooks.api import register as register_webhooks
+
+    register_webhooks(router)
     from .templating import api as templating_api  # issue 9: /api/templates/
 
     templating_api.register(router)

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .crypto import EncryptedJSONField, EncryptedTextField
 from .providers.registry import get_provider_class, provider_choices
+from .webhooks.tokens import new_webhook_token, webhook_url_for
 
 
 class ProviderAccount(models.Model):
@@ -40,6 +41,10 @@ class ProviderAccount(models.Model):
         default=dict, blank=True, help_text=_("Non-secret ids: sender, phone number id, …")
     )
     webhook_secret = EncryptedTextField(blank=True, editable=False)
+    # /hooks/<webhook_token>/ (issue 11): 256 random bits; rotating it retires the old URL at once.
+    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token, editable=False)
+    # What registering with the provider left behind (subscription ids, the URL); never secrets.
+    webhook_registration = models.JSONField(default=dict, blank=True, editable=False)
     is_active = models.BooleanField(default=True)
     conflict_policy = models.CharField(
         max_length=20, choices=ConflictPolicy.choices, default=ConflictPolicy.HOLD
@@ -80,6 +85,11 @@ class ProviderAccount(models.Model):
     @property
     def effective_base_url(self) -> str:
         return self.base_url or self.provider_class.default_base_url
+
+    @property
+    def webhook_url(self) -> str:
+        """The full URL this account's provider must call (SWITCHBOARD_PUBLIC_URL + /hooks/<token>/)."""
+        return webhook_url_for(self.webhook_token)
 
     def credential_keys(self) -> list[str]:
         """Which secrets are set (names only: values are never shown again)."""
@@ -147,6 +157,8 @@ class HttpLog(models.Model):
 
 
 # The sandbox provider's remote state (its own module so the lead's models stay readable).
+from .message_models import Message, MessageStat  # noqa: E402, F401
 from .sandbox_models import SandboxObject  # noqa: E402, F401
 from .sync.models import RemoteLink, SyncConflict, SyncError, SyncLock, SyncMembership, SyncRun  # noqa: E402, F401
 from .templating.models import MessageTemplate, TemplateLink  # noqa: E402, F401
+from .webhooks.models import WebhookEvent  # noqa: E402, F401

@@ -21,3 +21,7 @@ def check_account_health(account_id: int) -> dict:
 def prune_http_log(days: int | None = None) -> dict:
     """Delete old HTTP log rows (run daily by celery beat)."""
     return {"deleted": services.prune_http_log(days)}
+
+
+# The webhook drainer lives with the webhooks package; imported here so autodiscovery finds it.
+from .webhooks.tasks import process_webhook_events  # noqa: E402, F401

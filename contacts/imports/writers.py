@@ -11,6 +11,7 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from contacts.events import record_imported
 from contacts.models import Contact, Membership, Tag
 
 from .rows import TEXT_ATTRS, Options, Row
@@ -86,6 +87,7 @@ class Writer:
                 ids.update(
                     Contact.objects.filter(phone__in=[c.phone for c in new]).values_list("phone", "pk")
                 )
+            record_imported("contact_created", [ids[c.phone] for c in new])
         if changed:
             now = timezone.now()
             for c in changed:
@@ -98,6 +100,9 @@ class Writer:
         """List membership and tags for every row of the batch, in bulk; existing links are kept."""
         contact_ids = [ids[r.phone] for r in rows if r.phone in ids]
         if self.list_id:
+            had = Membership.objects.filter(contact_list_id=self.list_id, contact_id__in=contact_ids)
+            had = set(had.values_list("contact_id", flat=True))
+            record_imported("list_added", [c for c in contact_ids if c not in had], list_id=self.list_id)
             Membership.objects.bulk_create(
                 [Membership(contact_id=cid, contact_list_id=self.list_id) for cid in contact_ids],
                 ignore_conflicts=True,
@@ -234,7 +239,9 @@ class PostgresWriter(Writer):
         cols = ["id", *self.loaded, *(c for c, _ in self.extra), "created_at", "updated_at"]
         with cursor.cursor.copy(f"COPY {self.table} ({', '.join(q(c) for c in cols)}) FROM STDIN") as copy:
             copy.write(body)
+        record_imported("contact_created", ids)
         if self.list_id:
+            record_imported("list_added", ids, list_id=self.list_id)
             tail = b"\t%d\t%s\n" % (self.list_id, now)
             with cursor.cursor.copy(
                 f"COPY {Membership._meta.db_table} (contact_id, contact_list_id, created_at) FROM STDIN"
@@ -268,6 +275,7 @@ class PostgresWriter(Writer):
         cursor.execute(self._sql(mode), [v for _, v in self.extra])
         returned = cursor.fetchall()
         created = sum(1 for row in returned if row[0])
+        record_imported("contact_created", [pk for new, pk, _ in returned if new])
         updated = len(returned) - created
         self._link_sql(cursor, rows, {phone: pk for _, pk, phone in returned})
         self._keep_statistics_fresh(cursor, created)
@@ -309,9 +317,10 @@ class PostgresWriter(Writer):
         if self.list_id and contact_ids:
             cursor.execute(
                 f"INSERT INTO {Membership._meta.db_table} (contact_id, contact_list_id, created_at) "  # noqa: S608
-                "SELECT c, %s, now() FROM unnest(%s::bigint[]) AS c ON CONFLICT DO NOTHING",
+                "SELECT c, %s, now() FROM unnest(%s::bigint[]) AS c ON CONFLICT DO NOTHING RETURNING contact_id",
                 [self.list_id, contact_ids],
             )
+            record_imported("list_added", [r[0] for r in cursor.fetchall()], list_id=self.list_id)
         through = Contact.tags.through._meta.db_table
         pairs_c, pairs_t = [], []
         for tid in self.tag_ids:

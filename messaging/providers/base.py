@@ -226,6 +226,19 @@ class RemoteCampaign:
 
 
 @dataclass
+class RemoteAutomation:
+    """A flow that runs at the provider (e.g. a Spoki automation), started per contact from here."""
+
+    remote_id: str = ""
+    name: str = ""
+    is_active: bool = True
+    fields: list[str] = field(default_factory=list)  # the contact/custom fields it uses
+    trigger_id: str = ""  # what start calls address (Spoki: the webhook uuid)
+    trigger_secret: str = field(default="", repr=False)  # kept encrypted at rest by the caller
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
 class CampaignStats:
     campaign_id: str = ""
     bucket_start: dt.datetime | None = None  # None: totals for the whole campaign
@@ -320,6 +333,35 @@ class InboundMessage:
 
 
 @dataclass
+class ResourceChange:
+    """A provider says one of its records changed (a contact edited in its console, a template approved).
+
+    `record` is the normalised record when the webhook carries it (RemoteContact, RemoteTemplate…);
+    the sync engine applies it by its own rules, or pulls the resource when it is None.
+    """
+
+    resource: str  # a Resource value
+    action: str  # created | updated | deleted
+    remote_id: str = ""
+    record: Any = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class WebhookRead:
+    """What one webhook request holds: the provider's name for it, its event id and the normalised events."""
+
+    event_type: str = ""
+    event_id: str = ""
+    events: list[DeliveryUpdate | InboundMessage] = field(default_factory=list)
+    changes: list[ResourceChange] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.events and not self.changes
+
+
+@dataclass
 class AccountInfo:
     """The outcome of a connection test or a balance read, in words staff understand."""
 
@@ -363,6 +405,10 @@ class Provider:
     # sync then creates a new remote contact for a new number and unlinks the old one.
     contact_phone_immutable: ClassVar[bool] = False
     page_size: ClassVar[int] = 100
+    # Sending (campaigns): recipients per send_batch call, and whether the provider would rather
+    # run a campaign itself (create it remotely, start it, report totals) than take one send each.
+    batch_send_limit: ClassVar[int] = 1
+    runs_campaigns: ClassVar[bool] = False
 
     def __init__(self, account=None, *, credentials=None, settings=None, base_url=None, http=None):
         self.account = account
@@ -606,11 +652,41 @@ class Provider:
         """The provider's own totals for one campaign."""
         raise self.unsupported("campaign statistics")
 
+    # -- provider automations (issue 12) ----------------------------------------------------------
+
+    automation_bulk_limit: ClassVar[int] = 1  # contacts per start_provider_automation call
+
+    def iter_provider_automations(self) -> Iterator[RemoteAutomation]:
+        """Every automation on the account, with the fields it uses and its trigger secret."""
+        raise self.unsupported("pulling automations")
+
+    def start_provider_automation(
+        self, automation: RemoteAutomation, contacts: list[RemoteContact], metadata: Mapping[str, Any] | None = None
+    ) -> None:
+        """Start `automation` for up to automation_bulk_limit contacts in one call (never retried)."""
+        raise self.unsupported("starting automations")
+
     # -- sending and webhooks --------------------------------------------------------------------
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Send one message on message.channel. Never retried when it may have gone out."""
         raise self.unsupported(f"sending {message.channel} messages")
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Send ≤ batch_send_limit messages sharing channel, text and sender in one call; one result each, in order."""
+        raise self.unsupported("batch sends")
+
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """What sending `messages` messages (of `parts` SMS parts each) would cost: (amount, currency)."""
+        raise self.unsupported("price quotes")
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling: the current status of these sent messages (for accounts without webhooks)."""
+        raise self.unsupported("polling message statuses")
+
+    def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
+        """Where did a send we are unsure about end up? Found by our reference; None: never arrived."""
+        raise self.unsupported("looking up a message by reference")
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, secret: str) -> None:
         """Raise WebhookRejected unless the request is authentic. A missing secret refuses."""
@@ -619,6 +695,40 @@ class Provider:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """Turn a verified webhook body into normalised events (may be empty for events we ignore)."""
         raise self.unsupported("webhooks")
+
+    # True: a request is refused unless verify_webhook accepts it, even with no secret set (the
+    # provider signs). False: the unguessable /hooks/<token>/ URL authenticates the request and
+    # verify_webhook runs only when the account has a webhook secret (a header or URL credential).
+    webhook_secret_required: ClassVar[bool] = True
+    # HTTP methods that carry events (others, and bodiless GET/HEAD, are verification pings).
+    webhook_methods: ClassVar[tuple[str, ...]] = ("POST",)
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """The event type, provider event id and normalised events of a verified request."""
+        events = self.parse_webhook(headers, body)
+        kinds = sorted({type(e).__name__ for e in events})
+        event_ids = [getattr(e, "event_id", "") for e in events]
+        return WebhookRead(
+            event_type="+".join(kinds),
+            event_id=event_ids[0] if len(event_ids) == 1 else "",
+            events=list(events),
+        )
+
+    def is_webhook_event(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """False for a request in one of webhook_methods that is only a reachability check."""
+        return True
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Steps staff follow in the provider's console when the URL cannot be registered by API."""
+        return []
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """Point the provider at `url`; return the state to keep (ids; secrets under "secrets")."""
+        raise self.unsupported("registering webhooks by API")
+
+    def rotate_webhook_secrets(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """Ask the provider for new signing secrets; return the new state as register_webhooks does."""
+        raise self.unsupported("rotating webhook secrets")
 
 
 def _request_id(body: Any, headers: Mapping[str, str]) -> str:

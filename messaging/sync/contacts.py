@@ -16,6 +16,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from contacts.events import record_events
 from contacts.models import Contact, CustomField, Tag
 from messaging.providers.base import CONTACT_FIELDS, Op, RemoteContact, Resource
 from messaging.providers.errors import NotSupported, Rejected
@@ -300,6 +301,7 @@ class ContactSync(ResourceSync):
             for c in contacts:
                 c.updated_at = now
             Contact.objects.bulk_create(contacts)
+            record_events("contact_created", [c.pk for c in contacts], source="sync")  # i12
             run.created += len(contacts)
             links_by_remote = {lk.remote_id: lk for lk in new_links}
             for contact, remote, rstate, new_tags in new_rows:

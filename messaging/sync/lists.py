@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from contacts.events import record_sync_membership
 from contacts.models import ContactList, Membership
 from messaging.providers.base import Op, RemoteList, Resource
 from messaging.providers.errors import NotSupported, Rejected
@@ -323,6 +324,9 @@ class ListSync(ResourceSync):
                         contact_list_id=link.contact_list_id,
                         contact_id__in=[local_map[r] for r in remove_here],
                     ).delete()
+                    record_sync_membership(
+                        link.contact_list_id, contact_ids.values(), [local_map[r] for r in remove_here]
+                    )  # i12
                     self.run.updated += len(contact_ids) + removed
                     # Remote members we have no twin for cannot be members here; keep them in the base.
                 self.run.pushed += len(to_add_remote) + len(to_remove_remote)

@@ -1144,6 +1144,31 @@ class SpokiFake(FakeAPI):
         self.webhooks.append(row)
         return Response(201, row)
 
+    def _webhook(self, request):
+        wanted = _int(request.params["id"])
+        return next((w for w in self.webhooks if w["id"] == wanted), None)
+
+    @route("PATCH", API + "/external-webhooks/{id}/")
+    def webhook_update(self, request):
+        row = self._webhook(request)
+        if row is None:
+            return Response(404, NOT_FOUND)
+        payload = request.json or {}
+        if payload.get("version", row["version"]) < row["version"]:
+            return Response(400, {"version": ["The version cannot be downgraded."]})
+        if payload.get("version", row["version"]) > row["version"]:
+            row["secret"] = "whsec_" + uuidlib.uuid4().hex  # upgrading V1→V2 generates a new secret
+        row.update({k: payload[k] for k in ("url", "event", "is_active", "version") if k in payload})
+        return Response(200, row)
+
+    @route("POST", API + "/external-webhooks/{id}/rotate_secret/")
+    def webhook_rotate_secret(self, request):
+        row = self._webhook(request)
+        if row is None:
+            return Response(404, NOT_FOUND)
+        row["secret"] = "whsec_" + uuidlib.uuid4().hex  # the old one is invalid immediately
+        return Response(200, row)
+
 
 def _int(value: Any) -> int | None:
     try:

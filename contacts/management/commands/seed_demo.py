@@ -42,6 +42,9 @@ class Command(BaseCommand):
         created = self._contacts(contacts, fields)
         self._sandbox_account()
         self._templates()  # issue 9
+        from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
+
+        seed_campaigns(self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 _("Demo data ready: %(count)d contacts (%(new)d new).") % {"count": Contact.objects.count(), "new": created}

@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.utils.translation import gettext, ngettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
 
 from ..base import (
     AccountInfo,
@@ -37,6 +37,7 @@ from ..base import (
     RemoteTemplate,
     SendResult,
     TemplateStatus,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected, Unavailable
@@ -80,24 +81,24 @@ class MyOperatorProvider(Provider):
         balance=False,  # no balance/credit endpoint is documented
     )
     credential_fields = (
-        ConfigField("api_key", _("WhatsApp API key"), help=_("Panel > Manage > Whatsapp APIs."), secret=True),
+        ConfigField("api_key", gettext_lazy("WhatsApp API key"), help=gettext_lazy("Panel > Manage > Whatsapp APIs."), secret=True),
         ConfigField(
-            "company_id", _("Company id"), help=_("Shown on the same panel screen as the key."), secret=True
+            "company_id", gettext_lazy("Company id"), help=gettext_lazy("Shown on the same panel screen as the key."), secret=True
         ),
     )
     setting_fields = (
         ConfigField(
             "phone_number_id",
-            _("WhatsApp phone number id"),
+            gettext_lazy("WhatsApp phone number id"),
             required=False,
-            help=_("The sender for messages and the number campaigns are read for (Meta's numeric id)."),
+            help=gettext_lazy("The sender for messages and the number campaigns are read for (Meta's numeric id)."),
         ),
-        ConfigField("waba_id", _("WABA id"), required=False, help=_("Needed to create templates.")),
+        ConfigField("waba_id", gettext_lazy("WABA id"), required=False, help=gettext_lazy("Needed to create templates.")),
         ConfigField(
             "webhook_header",
-            _("Webhook auth header"),
+            gettext_lazy("Webhook auth header"),
             required=False,
-            help=_("The header you configured in the panel to carry the webhook secret (default X-Webhook-Token)."),
+            help=gettext_lazy("The header you configured in the panel to carry the webhook secret (default X-Webhook-Token)."),
         ),
     )
     contact_fields = frozenset({"phone", "first_name", "last_name", "email", "custom_fields", "opted_out"})
@@ -463,3 +464,24 @@ class MyOperatorProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """New (`event_type`) and legacy (`type`/`event`) WhatsApp message events; calls are ignored."""
         return webhooks.parse(headers, body)
+
+    # The URL authenticates; with a webhook secret, the panel's static header must carry it too.
+    webhook_secret_required = False
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """`event_type` (or the legacy `message.<event>`), `event_id` and the message events."""
+        return webhooks.read(headers, body)
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Where to paste the URL in MyOperator's panel."""
+        header = str(self.settings.get("webhook_header") or "X-Webhook-Token")
+        return [
+            _("In the MyOperator panel open Settings → Webhooks (WhatsApp Business) and add a webhook."),
+            _("URL: %(url)s — method POST, content type JSON.") % {"url": url},
+            _("Select the message events: sent, delivered, read, failed, received."),
+            _(
+                "If this account has a webhook secret, add the header %(header)s with that secret as its value."
+            )
+            % {"header": header},
+            _("Save, then use the panel's “send test event”: it appears below within seconds."),
+        ]

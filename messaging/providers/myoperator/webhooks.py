@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
-from ..base import DeliveryUpdate, InboundMessage, MessageStatus
+from ..base import DeliveryUpdate, InboundMessage, MessageStatus, WebhookRead
 from ..errors import WebhookRejected
 from .mapping import join_phone, parse_dt, plus
 
@@ -170,3 +170,17 @@ def _message_event(kind: str, message: dict, envelope: dict, customer: str, even
             raw=envelope,
         )
     ]
+
+
+def read(headers: Mapping[str, str], body: bytes) -> WebhookRead:
+    """Event type (`message.delivered`, legacy `message` events as `message.<event>`), event id, events."""
+    data = load_body(headers, body)
+    if "event_type" in data:
+        event_type = str(data.get("event_type") or "")
+    elif data.get("type") == "message":
+        event = str(data.get("event") or "")
+        event_type = event if event.startswith("message.") else f"message.{event}"
+    else:
+        event_type = str(data.get("type") or data.get("event") or "unknown")
+    return WebhookRead(event_type=event_type or "unknown", event_id=str(data.get("event_id") or ""),
+                       events=parse(headers, body))  # fmt: skip

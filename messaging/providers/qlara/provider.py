@@ -47,6 +47,7 @@ from ..base import (
     RemoteList,
     RemoteTemplate,
     SendResult,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected, Unavailable
@@ -745,6 +746,10 @@ class QlaraProvider(Provider):
             out.extend(m.delivery_from_status(item) for item in m.extract_items(body))
         return out
 
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling for the status service: the status endpoint, in chunks of ids."""
+        return self.get_message_statuses(remote_ids, channel or "sms")
+
     def iter_message_history(
         self, channel: str, start: dt.datetime, end: dt.datetime, status: str = ""
     ) -> Iterator[DeliveryUpdate]:
@@ -803,6 +808,20 @@ class QlaraProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """DELIVERY (statusCode 3/6), READ and INBOUND events for SMS, RCS and WhatsApp."""
         return webhooks.parse(body)
+
+    # Qlara signs nothing: the /hooks/<token>/ URL authenticates; a webhook secret adds Basic auth.
+    webhook_secret_required = False
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """DELIVERY / READ / INBOUND ("+"-joined for a batch) and the normalised events."""
+        return webhooks.read(body)
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """The delivery-status webhook: GET, then PUT when one exists, else POST (409 → PUT)."""
+        secret = str(current.get("secret") or "")
+        target = self.callback_url(url, secret) if secret else url
+        answer = self.configure_webhook(target) or {}
+        return {"url": url, "company_id": str(answer.get("companyId") or "")}
 
 
 def first_text(body: Mapping[str, Any], *keys: str) -> str:

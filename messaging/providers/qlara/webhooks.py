@@ -24,7 +24,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..base import DeliveryUpdate, InboundMessage, MessageStatus
+from ..base import DeliveryUpdate, InboundMessage, MessageStatus, WebhookRead
 from ..errors import WebhookRejected
 from .mapping import CURRENCY, first, message_status, text, to_datetime, to_decimal
 
@@ -119,3 +119,12 @@ def parse_event(event: Mapping[str, Any]) -> DeliveryUpdate | InboundMessage | N
         currency=CURRENCY if price is not None else "",
         raw=dict(event),
     )
+
+
+def read(body: bytes) -> WebhookRead:
+    """The callback's event types (DELIVERY, READ, INBOUND; "+"-joined for a batch) and its events."""
+    events = parse(body)
+    payload = json.loads(body or b"null")
+    items = payload if isinstance(payload, list) else [payload]
+    kinds = sorted({text(i.get("eventType")).upper() or "DELIVERY" for i in items if isinstance(i, dict)})
+    return WebhookRead(event_type="+".join(kinds) or "unknown", events=events)

@@ -56,6 +56,7 @@ from ..base import (
 )
 from ..errors import NotFound, ProviderError, Rejected, WebhookRejected
 from ..http import iter_pages, load_cursor
+from .automations import SandboxAutomationsMixin
 
 PRICE = Decimal("0.05")  # per message, so balance and campaign cost move visibly in demos
 STARTING_CREDIT = Decimal("100.00")
@@ -85,7 +86,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(Provider):
+class SandboxProvider(SandboxAutomationsMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""
@@ -96,6 +97,7 @@ class SandboxProvider(Provider):
             custom_fields=["pull", "push", "delete"],
             templates=["pull", "push", "delete"],
             campaigns=["pull", "push", "delete", "stats", "start"],
+            automations=["pull", "start", "bulk"],
         ),
         send=ALL_CHANNELS,
         webhooks=True,
@@ -113,6 +115,7 @@ class SandboxProvider(Provider):
     )
     contact_fields = CONTACT_FIELDS
     bulk_limit = 500
+    batch_send_limit = 50
     page_size = 100
 
     def __init__(self, *args, **kwargs):
@@ -720,6 +723,39 @@ class SandboxProvider(Provider):
             "outcome": outcome,
         }
         return self._send_result(self._create("message", data, prefix="msg"))
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """Up to batch_send_limit messages in one "call"; each keeps its own reference."""
+        if len(messages) > self.batch_send_limit:
+            raise Rejected(
+                f"Sandbox rejected the request (400): at most {self.batch_send_limit} recipients per call",
+                status=400,
+                provider=self.slug,
+            )
+        with transaction.atomic():
+            return [self.send(message) for message in messages]
+
+    def quote(self, channel: str, messages: int, parts: int = 1) -> tuple[Decimal, str]:
+        """The sandbox's flat price per message (per SMS part)."""
+        per = max(1, parts) if channel == Channel.SMS else 1
+        return PRICE * messages * per, CURRENCY
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Every simulated step of these messages (unknown ids are absent, like a real status call)."""
+        known = set(
+            self._objects("message").filter(remote_id__in=remote_ids).values_list("remote_id", flat=True)
+        )
+        return [update for rid in remote_ids if rid in known for update in self.delivery_updates(rid)]
+
+    def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
+        """The message with our reference, as "sent" (None: the sandbox never received it)."""
+        row = self._objects("message").filter(data__reference=reference).first() if reference else None
+        if row is None:
+            return None
+        return DeliveryUpdate(
+            remote_message_id=row.remote_id, status=MessageStatus.SENT.value, reference=reference,
+            to=row.data["to"], channel=row.data["channel"], price=PRICE, currency=CURRENCY,
+        )  # fmt: skip
 
     def _send_result(self, row) -> SendResult:
         return SendResult(

@@ -43,6 +43,7 @@ from ..base import (
 )
 from ..errors import NotFound, Rejected
 from ..http import iter_pages, load_cursor
+from .automations import SpokiAutomationsMixin
 from .common import (
     API,
     MAX_BULK,
@@ -87,7 +88,7 @@ __all__ = [
 ]
 
 
-class SpokiProvider(SpokiContentMixin, SpokiSendingMixin, Provider):
+class SpokiProvider(SpokiAutomationsMixin, SpokiContentMixin, SpokiSendingMixin, Provider):
     """Spoki (WhatsApp): contacts, lists, custom fields, templates, campaigns, automations, sends."""
 
     slug = "spoki"

@@ -11,8 +11,9 @@ from ..base import (
     InboundMessage,
     OutboundMessage,
     SendResult,
+    WebhookRead,
 )
-from . import webhooks
+from . import registration, webhooks
 from .common import (
     send_result,
     unpage,
@@ -161,6 +162,18 @@ class SpokiSendingMixin:
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """message.outbound → DeliveryUpdate, message.inbound → InboundMessage; others ignored."""
         return webhooks.parse(body)
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """The envelope's event and event_uuid, message events, and contact/template changes."""
+        return webhooks.read(body)
+
+    def register_webhooks(self, url: str, current: Mapping[str, Any]) -> dict[str, Any]:
+        """One V2 subscription per event we handle, pointed at `url`; keeps each one's secret."""
+        return registration.register(self, url, current)
+
+    def rotate_webhook_secrets(self, current: Mapping[str, Any]) -> dict[str, Any]:
+        """rotate_secret on each of our subscriptions (the old secrets die at once)."""
+        return registration.rotate(self, current)
 
     def iter_webhook_subscriptions(self) -> list[dict]:
         """The account's external webhooks (a bare array), each with its event and secret."""

@@ -16,8 +16,9 @@ import json
 import time
 from collections.abc import Mapping
 
+from ..base import ResourceChange, WebhookRead
 from ..errors import WebhookRejected
-from .mapping import events_from_webhook
+from .mapping import contact_from_api, events_from_webhook, ident, text, unwrap_envelope
 
 SIGNATURE_HEADER = "X-Spoki-Signature"
 V1_HASH_HEADER = "X-SPOKI-HASH"
@@ -51,7 +52,7 @@ def sign_v1(body: bytes, secret: str) -> str:
     return hashlib.pbkdf2_hmac("sha256", body, secret.encode(), V1_ITERATIONS).hex()
 
 
-def verify(headers: Mapping[str, str], body: bytes, secret: str, *, now: float | None = None) -> None:
+def verify_one(headers: Mapping[str, str], body: bytes, secret: str, *, now: float | None = None) -> None:
     """Raise WebhookRejected unless the body carries a valid V2 (or V1) signature for `secret`."""
     if not secret:
         raise WebhookRejected("No webhook secret is set for this Spoki account: refusing the request.")
@@ -86,3 +87,92 @@ def parse(body: bytes) -> list:
     except ValueError as exc:
         raise WebhookRejected(f"The Spoki webhook body is not JSON: {exc}") from None
     return events_from_webhook(payload)
+
+
+# Contact and template events change records the sync engine owns: they become ResourceChanges
+# that it applies by its own rules (links, conflicts). Lists/tags/fields on a contact change the
+# contact, so they ask for that contact again.
+_CHANGES = {
+    "contact.created": ("contacts", "created"),
+    "contact.updated": ("contacts", "updated"),
+    "contact.deleted": ("contacts", "deleted"),
+    "contact_tag.created": ("contacts", "updated"),
+    "contact_tag.deleted": ("contacts", "updated"),
+    "contact_list.created": ("contacts", "updated"),
+    "contact_list.deleted": ("contacts", "updated"),
+    "contact_field.created_or_updated": ("contacts", "updated"),
+    "contact_field.deleted": ("contacts", "updated"),
+    "template.created": ("templates", "created"),
+    "template.updated": ("templates", "updated"),
+    "template.deleted": ("templates", "deleted"),
+}
+
+
+def read(body: bytes) -> WebhookRead:
+    """Event type, event_uuid, message events and record changes of one verified body."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise WebhookRejected(f"The Spoki webhook body is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise WebhookRejected("The Spoki webhook body is not a JSON object.")
+    event, data, envelope = unwrap_envelope(payload)
+    changes = []
+    if event in _CHANGES:
+        resource, action = _CHANGES[event]
+        record = None
+        if event.startswith("contact."):
+            remote_id = ident(data.get("id"))
+            if action != "deleted" and data.get("phone"):
+                record = contact_from_api(data)
+        elif event.startswith("template."):
+            remote_id = ident(data.get("id"))
+        else:
+            contact = data.get("contact") if isinstance(data.get("contact"), dict) else {}
+            remote_id = ident(contact.get("id") or data.get("contact_id"))
+        changes.append(ResourceChange(resource, action, remote_id, record, raw=payload))
+    return WebhookRead(
+        event_type=event or "unknown",
+        event_id=text(envelope.get("event_uuid")),
+        events=events_from_webhook(payload),
+        changes=changes,
+    )
+
+
+def candidate_secrets(secret: str, body: bytes) -> list[str]:
+    """The secrets that may have signed `body`: Spoki gives each subscription (event type) its own.
+
+    The account's webhook secret is either one secret, several (one a line, while rotating), or
+    the JSON map {event: secret} that registration stores.
+    """
+    secret = (secret or "").strip()
+    if secret.startswith("{"):
+        try:
+            by_event = json.loads(secret)
+        except ValueError:
+            return [secret]
+        try:
+            event = unwrap_envelope(json.loads(body))[0]
+        except ValueError:
+            event = ""
+        if event in by_event:
+            return [str(by_event[event])]
+        return [str(v) for v in by_event.values() if v]
+    return [line.strip() for line in secret.splitlines() if line.strip()]
+
+
+def verify(headers: Mapping[str, str], body: bytes, secret: str, now: float | None = None) -> None:
+    """Accept the request when one of the account's secrets signed it (see candidate_secrets)."""
+    secrets = candidate_secrets(secret, body)
+    if not secrets:
+        raise WebhookRejected("No webhook secret is set for this Spoki account: refusing the request.")
+    failures = []
+    for candidate in secrets:
+        try:
+            verify_one(headers, body, candidate, now=now)
+            return
+        except WebhookRejected as exc:
+            failures.append(exc)
+    # A signature that matched but is stale says more than the mismatches of the other secrets.
+    stale = [exc for exc in failures if "too old" in str(exc)]
+    raise (stale or failures)[0]

@@ -13,8 +13,9 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext as _
 
 from localization.formatting import format_number
 
@@ -32,6 +33,7 @@ from ..base import (
     RemoteTemplate,
     SendResult,
     TemplateStatus,
+    WebhookRead,
     caps,
 )
 from ..errors import NotFound, Rejected
@@ -70,20 +72,21 @@ class SpryngProvider(Provider):
         balance=True,
     )
     credential_fields = (
-        ConfigField("api_key", _("REST API key"), help=_("Spryng portal > Profile > Security."), secret=True),
+        ConfigField("api_key", gettext_lazy("REST API key"), help=gettext_lazy("Spryng portal > Profile > Security."), secret=True),
     )
     setting_fields = (
-        ConfigField("originator", _("SMS sender"), required=False, help=_("Up to 11 letters or 14 digits.")),
-        ConfigField("route", _("Route"), required=False, help=_('"business" unless Spryng gave you a route id.')),
-        ConfigField("waba_id", _("WhatsApp Business account id"), required=False),
-        ConfigField("phone_number_id", _("WhatsApp phone number id"), required=False),
+        ConfigField("originator", gettext_lazy("SMS sender"), required=False, help=gettext_lazy("Up to 11 letters or 14 digits.")),
+        ConfigField("route", gettext_lazy("Route"), required=False, help=gettext_lazy('"business" unless Spryng gave you a route id.')),
+        ConfigField("waba_id", gettext_lazy("WhatsApp Business account id"), required=False),
+        ConfigField("phone_number_id", gettext_lazy("WhatsApp phone number id"), required=False),
         ConfigField(
-            "graph_version", _("Graph API version"), required=False, help=_("Default %(version)s.") % {"version": DEFAULT_GRAPH_VERSION}
+            "graph_version", gettext_lazy("Graph API version"), required=False, help=format_lazy(gettext_lazy("Default {version}."), version=DEFAULT_GRAPH_VERSION)
         ),
     )
     contact_fields = frozenset()  # no contacts API: recipients are bare numbers
     rate_limits = (RateLimit(1200, 60.0),)
     bulk_limit = MAX_RECIPIENTS
+    batch_send_limit = MAX_RECIPIENTS
     page_size = 100  # the hard maximum of `limit`
 
     # -- plumbing --------------------------------------------------------------------------
@@ -202,6 +205,31 @@ class SpryngProvider(Provider):
     def message_statuses(self, remote_id: str) -> list[DeliveryUpdate]:
         """Poll one message: a DeliveryUpdate per recipient (the message itself has no status)."""
         return list(_recipient_updates(self.get_message(remote_id)))
+
+    def fetch_delivery_updates(self, remote_ids: list[str], channel: str = "") -> list[DeliveryUpdate]:
+        """Polling for the status service: one call per message id (an id covers up to 50 recipients)."""
+        return [u for rid in dict.fromkeys(remote_ids) for u in self.message_statuses(rid)]
+
+    def lookup_message(self, reference: str, to: str = "") -> DeliveryUpdate | None:
+        """Find a send we are unsure about by our reference (filters[reference]); None: Spryng never got it."""
+        digits = "".join(ch for ch in to if ch.isdigit())
+        for page in self.iter_message_pages(reference=reference):
+            for row in page.items:
+                for update in _recipient_updates(row):
+                    if not digits or "".join(ch for ch in update.to if ch.isdigit()) == digits:
+                        return update
+        return None
+
+    def send_batch(self, messages: list[OutboundMessage]) -> list[SendResult]:
+        """One POST /v1/messages for ≤ 50 recipients of the same SMS text; the call carries the first reference."""
+        first = messages[0]
+        if first.channel != Channel.SMS or any(
+            m.text != first.text or m.sender != first.sender for m in messages
+        ):
+            raise self.unsupported("batch sends other than one SMS text to many recipients")
+        return self.send_sms(
+            [m.to for m in messages], first.text, reference=first.reference, sender=first.sender
+        )
 
     def iter_message_pages(self, cursor: str | None = None, **filters: str) -> Iterator[Page[dict]]:
         """GET /v1/messages (7 days kept), newest first; filters: originator, recipient_number, reference,
@@ -463,6 +491,28 @@ class SpryngProvider(Provider):
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | InboundMessage]:
         """A DLR (ID, RECIPIENT, STATUS 10/20, REASONCODE…) or an inbound SMS (MSISDN, KEYWORD, PARM…)."""
         return webhooks.parse(headers, body)
+
+    # The URL authenticates; with a webhook secret, the URL must also carry ?token=<secret>.
+    webhook_secret_required = False
+    webhook_methods = ("GET", "POST")  # delivery reports are GETs with query parameters
+
+    def read_webhook(self, headers: Mapping[str, str], body: bytes) -> WebhookRead:
+        """A delivery report ("dlr") or an inbound SMS ("mo")."""
+        return webhooks.read(headers, body)
+
+    def is_webhook_event(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """A GET without report fields is the portal's reachability check."""
+        return webhooks.is_event(headers, body)
+
+    def webhook_instructions(self, url: str) -> list[str]:
+        """Where to paste the URL in Spryng's portal."""
+        return [
+            _("In the Spryng portal open Settings → Webhooks (delivery reports) and paste the URL."),
+            _("URL: %(url)s — Spryng calls it with GET and the report in the query string.") % {"url": url},
+            _("If this account has a webhook secret, add ?token=<the secret> at the end of the URL."),
+            _("For inbound SMS (MO) set the same URL on your keyword or number."),
+            _("Send a test SMS to a number you own: its report appears below within seconds."),
+        ]
 
 
 def _recipient_updates(row: dict) -> Iterator[DeliveryUpdate]:

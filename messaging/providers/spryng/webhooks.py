@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
-from ..base import DeliveryUpdate, InboundMessage, MessageStatus
+from ..base import DeliveryUpdate, InboundMessage, MessageStatus, WebhookRead
 from ..errors import WebhookRejected
 from .mapping import parse_dt, plus
 
@@ -114,3 +114,18 @@ def parse(headers: Mapping[str, str], body: bytes) -> list[DeliveryUpdate | Inbo
             )
         ]
     return []
+
+
+def read(headers: Mapping[str, str], body: bytes) -> WebhookRead:
+    """A delivery report ("dlr"), an inbound SMS ("mo") or neither."""
+    events = parse(headers, body)
+    kind = "unknown"
+    if events:
+        kind = "dlr" if isinstance(events[0], DeliveryUpdate) else "mo"
+    return WebhookRead(event_type=kind, event_id=events[0].event_id if kind == "dlr" else "", events=events)
+
+
+def is_event(headers: Mapping[str, str], body: bytes) -> bool:
+    """A GET without DLR fields is the portal's reachability check, not a report."""
+    data = params(headers, body)
+    return bool(data.get("ID") or data.get("MSISDN"))

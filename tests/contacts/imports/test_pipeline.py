@@ -372,7 +372,7 @@ def test_mapping_choices_and_phone_order(media, tmp_path, django_capture_on_comm
     services.set_mapping(imp, ["phone", "phone", "", "first_name", "field:codice"], [0, 1])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         services.queue_import(imp)  # the task is enqueued only once the transaction commits
-    assert len(callbacks) == 1
+    assert len([c for c in callbacks if c.__module__.startswith("contacts.imports")]) == 1
     imp.refresh_from_db()
     contact = Contact.objects.get()
     assert (contact.phone, contact.secondary_phones) == ("+390212345678", ["+393331234567"])

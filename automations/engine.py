@@ -1,0 +1,342 @@
+"""The automation engine: events → runs (once per automation x contact x event) → actions, in batches.
+
+- `drain_events()` reads unconsumed ContactEvents in batches (SKIP LOCKED on PostgreSQL), matches
+  them against the switched-on automations, checks conditions for the whole batch, writes the runs
+  in bulk (the unique key automation x contact x key makes a repeat a no-op) and marks the
+  events consumed, all in one transaction per batch.
+- `run_due()` executes runs whose next step is due (new runs are due at once; delayed steps
+  later; all persisted, so a delay survives restarts). Runs are grouped by (automation, step) so
+  each action runs once per group: O(1) queries per batch, whatever its size.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.events import ContactEvent
+from contacts.models import Contact
+
+from .conditions import check_conditions
+from .models import Automation, AutomationRun, AutomationStep
+
+log = logging.getLogger(__name__)
+
+BATCH = 2000
+MAX_ATTEMPTS = 3
+LEASE = dt.timedelta(minutes=10)  # a run claimed by a worker that died is taken up again after this
+STATUS_REACHED = {"delivered": {"delivered", "read"}, "read": {"read"}, "failed": {"failed"}}
+WATCH_ON = {"sent", "delivered", "read", "queued"}  # statuses that start a "did not reach" watch
+
+
+@dataclass
+class Outcome:
+    """What an action did for one run."""
+
+    status: str = AutomationStep.Status.SUCCEEDED
+    error: str = ""
+    detail: dict = field(default_factory=dict)
+    retry_at: dt.datetime | None = None  # postpone without counting an attempt (sending window)
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+
+def _run_key(event: ContactEvent) -> str:
+    return f"{event.kind}:{event.dedupe_key}" if event.dedupe_key else f"e:{event.pk}"
+
+
+def _keyword_match(trigger: dict, text: str) -> bool:
+    text = (text or "").strip().casefold()
+    if not text:
+        return False
+    if trigger.get("match") == "contains":
+        return any(k in text for k in trigger["keywords"])
+    return text in trigger["keywords"]
+
+
+def match_event(automation: Automation, event: ContactEvent) -> tuple[str, dict, dt.datetime | None] | None:
+    """(run key, trigger data, due_at override) when `event` triggers `automation`, else None."""
+    trigger, data = automation.trigger, event.data or {}
+    kind = trigger.get("type")
+    if automation.enabled_at and event.created_at < automation.enabled_at:
+        return None  # switching on never acts on the past
+    base = {"event": event.kind, "event_id": event.pk, "source": event.source, **data}
+    if kind == "contact_created" and event.kind == "contact_created":
+        sources = trigger.get("sources")
+        if sources and event.source not in sources:
+            return None
+        return _run_key(event), base, None
+    if kind in ("list_added", "list_removed") and event.kind == kind:
+        return (_run_key(event), base, None) if data.get("list_id") == trigger.get("list") else None
+    if kind == "tag_added" and event.kind == "tag_added":
+        return (_run_key(event), base, None) if data.get("tag") == trigger.get("tag") else None
+    if kind == "inbound_keyword" and event.kind == "inbound_message":
+        return (_run_key(event), base, None) if _keyword_match(trigger, data.get("text", "")) else None
+    if kind == "message_status" and event.kind == "message_status":
+        if trigger.get("campaign") and data.get("campaign_id") != trigger["campaign"]:
+            return None
+        message, status = data.get("message_id"), data.get("status")
+        if trigger.get("within_hours"):
+            # "Did not reach <status> within N hours": the first status of a message starts a
+            # watch; when it is due, the run goes on only if the status was not reached.
+            if status not in WATCH_ON or status in STATUS_REACHED[trigger["status"]]:
+                return None
+            due = event.created_at + dt.timedelta(hours=trigger["within_hours"])
+            return f"missed:{message}:{trigger['status']}", {**base, "watch": trigger["status"]}, due
+        if status in STATUS_REACHED[trigger["status"]]:
+            return f"msg:{message}:{trigger['status']}", base, None
+    return None
+
+
+def new_run(automation: Automation, contact_id: int, key: str, trigger_data: dict, *, event_id=None,
+            due_at=None, now=None) -> AutomationRun:  # fmt: skip
+    now = now or timezone.now()
+    first_delay = (automation.actions[0].get("delay_seconds") or 0) if automation.actions else 0
+    return AutomationRun(
+        automation=automation, contact_id=contact_id, key=key[:200], event_id=event_id, trigger_data=trigger_data,
+        due_at=due_at or (now + dt.timedelta(seconds=first_delay)), created_at=now,
+    )  # fmt: skip
+
+
+def create_runs(
+    automation: Automation, runs: list[AutomationRun], *, check: bool = True
+) -> list[AutomationRun]:
+    """Write `runs` of one automation that do not exist yet; conditions decide pending vs skipped.
+
+    One query for the existing keys, one per condition, one INSERT: O(1) per batch.
+    """
+    if not runs:
+        return []
+    seen, unique = set(), []
+    for run in runs:
+        if (run.contact_id, run.key) not in seen:
+            seen.add((run.contact_id, run.key))
+            unique.append(run)
+    existing = set(
+        AutomationRun.objects.filter(automation=automation, key__in={r.key for r in unique}).values_list(
+            "contact_id", "key"
+        )
+    )
+    fresh = [r for r in unique if (r.contact_id, r.key) not in existing]
+    if not fresh:
+        return []
+    ids = [r.contact_id for r in fresh]
+    live = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    checked = check_conditions(automation.conditions or [], ids) if check and automation.conditions else {}
+    now = timezone.now()
+    for run in fresh:
+        results = checked.get(run.contact_id, [])
+        run.conditions_checked = results
+        if run.contact_id not in live:
+            run.status, run.error, run.finished_at, run.due_at = (
+                "skipped",
+                _("The contact was deleted."),
+                now,
+                None,
+            )
+        elif any(not r["ok"] for r in results):
+            failed = ", ".join(r["condition"] for r in results if not r["ok"])
+            run.status, run.error, run.finished_at, run.due_at = (
+                "skipped", _("Conditions not met: %(c)s") % {"c": failed}, now, None,
+            )  # fmt: skip
+    try:
+        with transaction.atomic():
+            AutomationRun.objects.bulk_create(fresh)
+    except IntegrityError:  # another worker wrote some of the same runs a moment ago
+        written = []
+        for run in fresh:
+            try:
+                with transaction.atomic():
+                    run.save(force_insert=True)
+                written.append(run)
+            except IntegrityError:
+                continue
+        fresh = written
+    if fresh and fresh[0].pk is None:  # backends without RETURNING
+        by_key = {(c, k): pk for pk, c, k in AutomationRun.objects.filter(
+            automation=automation, key__in={r.key for r in fresh}).values_list("pk", "contact_id", "key")}  # fmt: skip
+        for run in fresh:
+            run.pk = by_key.get((run.contact_id, run.key))
+    return fresh
+
+
+def _lock(qs):
+    return (
+        qs.select_for_update(skip_locked=True)
+        if connection.features.has_select_for_update_skip_locked
+        else qs
+    )
+
+
+def drain_events(*, batch_size: int = BATCH, max_batches: int | None = None, execute: bool = True) -> dict:
+    """Consume pending events in batches; returns counts {events, runs, skipped, batches}."""
+    totals = {"events": 0, "runs": 0, "skipped": 0, "batches": 0}
+    while max_batches is None or totals["batches"] < max_batches:
+        with transaction.atomic():
+            events = list(
+                _lock(ContactEvent.objects.filter(consumed_at__isnull=True).order_by("pk"))[:batch_size]
+            )
+            if not events:
+                break
+            automations = list(Automation.objects.filter(enabled=True))
+            created: list[AutomationRun] = []
+            for automation in automations:
+                runs = []
+                for event in events:
+                    matched = match_event(automation, event)
+                    if matched:
+                        key, data, due = matched
+                        runs.append(
+                            new_run(automation, event.contact_id, key, data, event_id=event.pk, due_at=due)
+                        )
+                created += create_runs(automation, runs, check=not automation.trigger.get("within_hours"))
+            ContactEvent.objects.filter(pk__in=[e.pk for e in events]).update(consumed_at=timezone.now())
+        totals["events"] += len(events)
+        totals["batches"] += 1
+        totals["runs"] += sum(1 for r in created if r.status == "pending")
+        totals["skipped"] += sum(1 for r in created if r.status == "skipped")
+        if execute:
+            now = timezone.now()
+            due = [r.pk for r in created if r.status == "pending" and r.due_at and r.due_at <= now]
+            if due:
+                run_due(run_ids=due, batch_size=batch_size)
+    return totals
+
+
+# --- execution -----------------------------------------------------------------------------------
+
+
+def claim_due(*, run_ids: list[int] | None = None, limit: int = BATCH) -> list[AutomationRun]:
+    """Lease due runs to this worker (status running, due_at = now + LEASE) and return them."""
+    now = timezone.now()
+    with transaction.atomic():
+        qs = AutomationRun.objects.filter(status__in=["pending", "running"], due_at__lte=now)
+        if run_ids is not None:
+            qs = qs.filter(pk__in=run_ids)
+        ids = list(_lock(qs.order_by("due_at", "pk")).values_list("pk", flat=True)[:limit])
+        if not ids:
+            return []
+        AutomationRun.objects.filter(pk__in=ids).update(status="running", due_at=now + LEASE)
+    return list(
+        AutomationRun.objects.filter(pk__in=ids).select_related("automation", "contact").order_by("pk")
+    )
+
+
+def run_due(
+    *, run_ids: list[int] | None = None, batch_size: int = BATCH, max_batches: int | None = None
+) -> dict:
+    """Execute every due run (or the given ones), batch by batch; returns counts by final status."""
+    totals: dict[str, int] = defaultdict(int)
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        runs = claim_due(run_ids=run_ids, limit=batch_size)
+        if not runs:
+            break
+        batches += 1
+        for status, n in execute_batch(runs).items():
+            totals[status] += n
+        if run_ids is not None:
+            break
+    return dict(totals)
+
+
+def _watch_reached(runs: list[AutomationRun]) -> set[int]:
+    """Runs of "did not reach a status" whose message did reach it (one query)."""
+    watching = [r for r in runs if r.trigger_data.get("watch") and r.next_step == 0]
+    if not watching:
+        return set()
+    messages = {r.trigger_data.get("message_id") for r in watching}
+    reached = set()
+    for message_id, status in ContactEvent.objects.filter(
+        kind="message_status", data__message_id__in=list(messages)
+    ).values_list("data__message_id", "data__status"):
+        reached.add((message_id, status))
+    out = set()
+    for run in watching:
+        wanted = STATUS_REACHED[run.trigger_data["watch"]]
+        if any((run.trigger_data.get("message_id"), s) in reached for s in wanted):
+            out.add(run.pk)
+    return out
+
+
+def execute_batch(runs: list[AutomationRun]) -> dict[str, int]:
+    """Run each run's due actions in order until it finishes or waits; write steps and runs in bulk."""
+    from .actions import perform
+
+    now = timezone.now()
+    steps: list[AutomationStep] = []
+    reached = _watch_reached(runs)
+    active = []
+    for run in runs:
+        if run.pk in reached:
+            run.status, run.finished_at, run.due_at = "skipped", now, None
+            run.error = _("The message reached “%(s)s” in time.") % {"s": run.trigger_data["watch"]}
+        elif not run.automation.enabled and run.next_step == 0 and not run.trigger_data.get("past"):
+            run.status, run.finished_at, run.due_at = "skipped", now, None
+            run.error = _("The automation was switched off before it ran.")
+        else:
+            active.append(run)
+    while active:
+        groups: dict[tuple[int, int], list[AutomationRun]] = defaultdict(list)
+        for run in active:
+            groups[(run.automation_id, run.next_step)].append(run)
+        carry_on = []
+        for (_automation_id, index), group in groups.items():
+            automation = group[0].automation
+            action = automation.actions[index]
+            try:
+                outcomes = perform(automation, action, group)
+            except Exception as exc:
+                log.warning("automation %s action %s failed: %s", automation.pk, action["type"], exc)
+                outcomes = {run.pk: Outcome("failed", str(exc)[:500]) for run in group}
+            now = timezone.now()
+            for run in group:
+                outcome = outcomes.get(run.pk) or Outcome("failed", _("The action gave no result."))
+                if outcome.retry_at is not None:
+                    run.status, run.due_at = "pending", outcome.retry_at
+                    continue
+                if outcome.status == "failed":
+                    run.attempts += 1
+                    if run.attempts < MAX_ATTEMPTS:
+                        steps.append(_step(run, index, action, "retrying", outcome, now))
+                        run.status, run.due_at = "pending", now + dt.timedelta(minutes=2**run.attempts)
+                        run.error = outcome.error
+                    else:
+                        steps.append(_step(run, index, action, "failed", outcome, now))
+                        run.status, run.finished_at, run.due_at = "failed", now, None
+                        run.error = _("%(action)s failed after %(n)s attempts: %(error)s") % {
+                            "action": action["type"], "n": run.attempts, "error": outcome.error}  # fmt: skip
+                    continue
+                steps.append(_step(run, index, action, outcome.status, outcome, now))
+                run.attempts, run.error = 0, ""
+                run.next_step = index + 1
+                if run.next_step >= len(automation.actions):
+                    run.status, run.finished_at, run.due_at = "succeeded", now, None
+                    continue
+                delay = automation.actions[run.next_step].get("delay_seconds") or 0
+                if delay:
+                    run.status, run.due_at = "pending", now + dt.timedelta(seconds=delay)
+                else:
+                    carry_on.append(run)
+        active = carry_on
+    with transaction.atomic():
+        AutomationStep.objects.bulk_create(steps, batch_size=5000)
+        AutomationRun.objects.bulk_update(
+            runs, ["status", "next_step", "due_at", "attempts", "error", "finished_at"], batch_size=2000
+        )
+    counts: dict[str, int] = defaultdict(int)
+    for run in runs:
+        counts[run.status] += 1
+    return dict(counts)
+
+
+def _step(run, index, action, status, outcome: Outcome, at) -> AutomationStep:
+    return AutomationStep(run=run, index=index, action=action["type"], status=status, error=outcome.error[:2000],
+                          detail=outcome.detail, at=at)  # fmt: skip

@@ -1,0 +1,43 @@
+"""Receivers: a prompt drain after events commit, and the periodic jobs after migrate."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def kick_drain(sender, kinds, count, **kwargs):
+    """events_recorded (sent after commit): drain now instead of waiting for the beat."""
+    from .models import Automation
+    from .tasks import drain_automation_events
+
+    if not Automation.objects.filter(enabled=True).exists():
+        return  # nothing listens; the events are consumed by the next beat
+    try:
+        drain_automation_events.delay()
+    except Exception as exc:
+        log.warning(
+            "could not enqueue the automations drain (%s); the periodic drain will pick the events up", exc
+        )
+
+
+def ensure_periodic_tasks(**kwargs):
+    from config.beat import ensure_periodic_task
+
+    using = kwargs.get("using", "default")
+    ensure_periodic_task(
+        "Automations: process new events", "automations.tasks.drain_automation_events",
+        description="Runs automations for what happened to contacts (also started right after each change).",
+        every_minutes=1, using=using,
+    )  # fmt: skip
+    ensure_periodic_task(
+        "Automations: run delayed steps", "automations.tasks.run_due_automations",
+        description="Performs the actions whose delay has passed, and retries failed ones.",
+        every_minutes=1, using=using,
+    )  # fmt: skip
+    ensure_periodic_task(
+        "Automations: dates and birthdays", "automations.tasks.evaluate_date_automations",
+        description="Starts date automations (birthdays, anniversaries) at their local time.",
+        every_minutes=5, using=using,
+    )  # fmt: skip
