@@ -104,7 +104,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("n", nargs="?", type=int, default=100_000)
     parser.add_argument("--only", default="qlara,myoperator,spryng,spoki")
-    parser.add_argument("--page-size", type=int, default=0, help="default: 100 (Spryng 40, so its limit binds)")
+    parser.add_argument(
+        "--page-size", type=int, default=0, help="default: 100 (Spryng 40, so its limit binds)"
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     print(

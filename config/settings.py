@@ -207,6 +207,8 @@ SWITCHBOARD_PUBLIC_URL = env("SWITCHBOARD_PUBLIC_URL", default="http://127.0.0.1
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=256 * 1024)
 WEBHOOK_DRAIN_BATCH = env.int("WEBHOOK_DRAIN_BATCH", default=200)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
+# Each web process nudges the drainer at most this often (seconds; 0 = never, beat drains anyway).
+WEBHOOK_KICK_SECONDS = env.float("WEBHOOK_KICK_SECONDS", default=1.0)
 # A reply this long after one of our campaign messages counts as "replied" for that campaign.
 INBOUND_REPLY_WINDOW_HOURS = env.int("INBOUND_REPLY_WINDOW_HOURS", default=72)
 INBOUND_OPT_OUT_KEYWORDS = env.list(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import django_filters
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -52,7 +52,13 @@ class WebhookEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             return [permissions.IsAuthenticated(), CanReprocess()]
         return [RolePermission()]
 
-    @extend_schema(request=None, responses={202: WebhookEventSerializer, 409: None})
+    @extend_schema(
+        request=None,
+        responses={
+            202: WebhookEventSerializer,
+            409: inline_serializer("NotReprocessed", {"detail": serializers.CharField()}),
+        },
+    )
     @action(detail=True, methods=["post"])
     def reprocess(self, request, pk=None):
         """Queue the event to be processed again (refused requests and duplicates never are)."""

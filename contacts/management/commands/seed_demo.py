@@ -45,6 +45,9 @@ class Command(BaseCommand):
         from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
 
         seed_campaigns(self.stdout)
+        from messaging.webhooks.demo import seed_webhook_demo  # issue 11: a few received events
+
+        seed_webhook_demo(self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 _("Demo data ready: %(count)d contacts (%(new)d new).") % {"count": Contact.objects.count(), "new": created}

@@ -57,6 +57,7 @@ from ..base import (
 from ..errors import NotFound, ProviderError, Rejected, WebhookRejected
 from ..http import iter_pages, load_cursor
 from .automations import SandboxAutomationsMixin
+from .webhooks import SandboxWebhooksMixin
 
 PRICE = Decimal("0.05")  # per message, so balance and campaign cost move visibly in demos
 STARTING_CREDIT = Decimal("100.00")
@@ -86,7 +87,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(SandboxAutomationsMixin, Provider):
+class SandboxProvider(SandboxAutomationsMixin, SandboxWebhooksMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""

@@ -137,3 +137,31 @@ def test_the_account_page_buttons(client, manager, serve_fake):
     client.post(f"/admin/messaging/provideraccount/{account.pk}/rotate-webhook-token/")
     account.refresh_from_db()
     assert account.webhook_token != old and fake.webhook["callbackUrl"] == account.webhook_url
+
+
+def test_the_sandbox_issues_and_rotates_a_signing_secret(client):
+    account = make_account("sandbox")
+    services.register_webhooks(account)
+    account.refresh_from_db()
+    first = account.webhook_secret
+    assert first.startswith("sbx_") and account.webhook_registration["url"] == account.webhook_url
+    provider = account.get_provider()
+    from messaging.providers.base import DeliveryUpdate
+
+    headers, body = provider.webhook_request([DeliveryUpdate("sb-1", "delivered", event_id="e1")], first)
+    assert (
+        client.post(
+            hook_path(account), data=body, content_type="application/json", headers=headers
+        ).status_code
+        == 200
+    )
+    services.rotate_webhook_secrets(account)
+    account.refresh_from_db()
+    assert account.webhook_secret != first
+    headers, body = provider.webhook_request([DeliveryUpdate("sb-2", "delivered", event_id="e2")], first)
+    assert (
+        client.post(
+            hook_path(account), data=body, content_type="application/json", headers=headers
+        ).status_code
+        == 401
+    )
