@@ -11,6 +11,7 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from contacts.events import record_imported
 from contacts.models import Contact, Membership, Tag
 
 from .rows import TEXT_ATTRS, Options, Row
@@ -262,7 +263,9 @@ class PostgresWriter(Writer):
         cols = ["id", *self.loaded, *(c for c, _ in self.extra), "created_at", "updated_at"]
         with cursor.cursor.copy(f"COPY {self.table} ({', '.join(q(c) for c in cols)}) FROM STDIN") as copy:
             copy.write(body)
+        record_imported("contact_created", ids)
         if self.list_id:
+            record_imported("list_added", ids, list_id=self.list_id)
             tail = b"\t%d\t%s\n" % (self.list_id, now)
             with cursor.cursor.copy(
                 f"COPY {Membership._meta.db_table} (contact_id, contact_list_id, created_at) FROM STDIN"
