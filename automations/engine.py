@@ -47,6 +47,7 @@ class Outcome:
     error: str = ""
     detail: dict = field(default_factory=dict)
     retry_at: dt.datetime | None = None  # postpone without counting an attempt (sending window)
+    final: bool = False  # failed for good: retrying could act twice or cannot help
 
 
 # --- matching -----------------------------------------------------------------------------------
@@ -341,15 +342,19 @@ def execute_batch(runs: list[AutomationRun]) -> dict[str, int]:
                     continue
                 if outcome.status == "failed":
                     run.attempts += 1
-                    if run.attempts < MAX_ATTEMPTS:
+                    if run.attempts < MAX_ATTEMPTS and not outcome.final:
                         steps.append(_step(run, index, action, "retrying", outcome, now))
                         run.status, run.due_at = "pending", now + dt.timedelta(minutes=2**run.attempts)
                         run.error = outcome.error
                     else:
                         steps.append(_step(run, index, action, "failed", outcome, now))
                         run.status, run.finished_at, run.due_at = "failed", now, None
-                        run.error = _("%(action)s failed after %(n)s attempts: %(error)s") % {
-                            "action": action["type"], "n": run.attempts, "error": outcome.error}  # fmt: skip
+                        run.error = (
+                            _("%(action)s failed: %(error)s") % {"action": action["type"], "error": outcome.error}
+                            if outcome.final else
+                            _("%(action)s failed after %(n)s attempts: %(error)s") % {
+                                "action": action["type"], "n": run.attempts, "error": outcome.error}
+                        )  # fmt: skip
                     continue
                 steps.append(_step(run, index, action, outcome.status, outcome, now))
                 run.attempts, run.error = 0, ""
