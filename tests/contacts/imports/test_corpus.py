@@ -55,7 +55,9 @@ def test_corpus_file_imports_exactly(media, corpus_files, name):
         with open(imp.warnings_file.path, encoding="utf-8-sig", newline="") as fh:
             rows = list(csv.reader(fh))
         assert rows[0] == ["line", "phone", "column", "value", "reason"]
-        warnings = [(int(r[0]), r[2], r[3], r[4]) for r in rows[1:]]
+        # The report is a spreadsheet: a value Excel would run as a formula carries a leading
+        # apostrophe there (contacts.imports.exports.neutralise); compare what was in the file.
+        warnings = [(int(r[0]), r[2], _unneutralised(r[3]), r[4]) for r in rows[1:]]
         assert all(r[1] in contacts for r in rows[1:])  # each warning names the contact it belongs to
     assert warnings == expected["warnings"], warnings
     assert [(w["line"], w["column"], w["value"], w["reason"]) for w in imp.warning_examples] == warnings
@@ -64,3 +66,7 @@ def test_corpus_file_imports_exactly(media, corpus_files, name):
         with open(imp.rejected_file.path, encoding="utf-8-sig", newline="") as fh:
             rejected = [(int(r[-2]), r[-1]) for r in list(csv.reader(fh))[1:]]
     assert rejected == expected["rejected"]
+
+
+def _unneutralised(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:2] in ("=", "+", "-", "@", "\t", "\r") else cell

@@ -162,8 +162,9 @@ def test_an_import_whose_queue_message_was_lost_can_be_restarted(media, django_c
     assert lost.status == "succeeded" and lost.created == 2
 
 
-def test_the_api_restarts_a_stopped_import(media, editor_api, django_capture_on_commit_callbacks):
+def test_the_api_restarts_a_stopped_import(media, editor, editor_api, django_capture_on_commit_callbacks):
     imp = _stuck("running", 20)
+    ContactImport.objects.filter(pk=imp.pk).update(created_by=editor)  # imports are their owner's (and Managers')
     alive = editor_api.post(f"/api/imports/{imp.pk}/start/")  # its worker answers: left alone
     assert (alive.status_code, alive.json()["status"], alive.json()["created"]) == (202, "running", 0)
     ContactImport.objects.filter(pk=imp.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=2))
