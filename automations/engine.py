@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
@@ -27,6 +28,9 @@ from .conditions import check_conditions
 from .models import Automation, AutomationRun, AutomationStep
 
 log = logging.getLogger(__name__)
+# Set while this thread drains: events our own actions record are picked up by the same loop,
+# so the post-commit kick need not start a nested drain (matters where Celery runs eagerly).
+draining: ContextVar[bool] = ContextVar("automations_draining", default=False)
 
 BATCH = 2000
 MAX_ATTEMPTS = 3
@@ -81,6 +85,8 @@ def match_event(automation: Automation, event: ContactEvent) -> tuple[str, dict,
         return (_run_key(event), base, None) if _keyword_match(trigger, data.get("text", "")) else None
     if kind == "message_status" and event.kind == "message_status":
         if trigger.get("campaign") and data.get("campaign_id") != trigger["campaign"]:
+            return None
+        if trigger.get("channel") and data.get("channel") != trigger["channel"]:
             return None
         message, status = data.get("message_id"), data.get("status")
         if trigger.get("within_hours"):
@@ -177,12 +183,31 @@ def _lock(qs):
 
 def drain_events(*, batch_size: int = BATCH, max_batches: int | None = None, execute: bool = True) -> dict:
     """Consume pending events in batches; returns counts {events, runs, skipped, batches}."""
+    token = draining.set(True)
+    try:
+        return _drain(batch_size, max_batches, execute)
+    finally:
+        draining.reset(token)
+
+
+class _Event:
+    """The columns of a ContactEvent the matcher reads (cheaper than a model instance per row)."""
+
+    __slots__ = ("contact_id", "created_at", "data", "dedupe_key", "kind", "pk", "source")
+    FIELDS = ("pk", "kind", "contact_id", "data", "source", "dedupe_key", "created_at")
+
+    def __init__(self, row):
+        for name, value in zip(self.FIELDS, row, strict=True):
+            setattr(self, name, value)
+
+
+def _drain(batch_size: int, max_batches: int | None, execute: bool) -> dict:
     totals = {"events": 0, "runs": 0, "skipped": 0, "batches": 0}
     while max_batches is None or totals["batches"] < max_batches:
+        now = timezone.now()
         with transaction.atomic():
-            events = list(
-                _lock(ContactEvent.objects.filter(consumed_at__isnull=True).order_by("pk"))[:batch_size]
-            )
+            pending = ContactEvent.objects.filter(consumed_at__isnull=True).order_by("pk")
+            events = [_Event(row) for row in _lock(pending).values_list(*_Event.FIELDS)[:batch_size]]
             if not events:
                 break
             automations = list(Automation.objects.filter(enabled=True))
@@ -197,16 +222,23 @@ def drain_events(*, batch_size: int = BATCH, max_batches: int | None = None, exe
                             new_run(automation, event.contact_id, key, data, event_id=event.pk, due_at=due)
                         )
                 created += create_runs(automation, runs, check=not automation.trigger.get("within_hours"))
-            ContactEvent.objects.filter(pk__in=[e.pk for e in events]).update(consumed_at=timezone.now())
+            ContactEvent.objects.filter(pk__in=[e.pk for e in events]).update(consumed_at=now)
+            # Runs due now are leased to this worker in the same transaction and performed right
+            # after it commits, without reading them back; a crash leaves them to the beat.
+            moment = timezone.now()
+            due = [r for r in created if r.status == "pending" and r.due_at and r.due_at <= moment]
+            if execute and due:
+                AutomationRun.objects.filter(pk__in=[r.pk for r in due]).update(
+                    status="running", due_at=now + LEASE
+                )
+                for run in due:
+                    run.status = "running"
         totals["events"] += len(events)
         totals["batches"] += 1
-        totals["runs"] += sum(1 for r in created if r.status == "pending")
+        totals["runs"] += sum(1 for r in created if r.status in ("pending", "running"))
         totals["skipped"] += sum(1 for r in created if r.status == "skipped")
-        if execute:
-            now = timezone.now()
-            due = [r.pk for r in created if r.status == "pending" and r.due_at and r.due_at <= now]
-            if due:
-                run_due(run_ids=due, batch_size=batch_size)
+        if execute and due:
+            execute_batch(due)
     return totals
 
 
@@ -224,9 +256,14 @@ def claim_due(*, run_ids: list[int] | None = None, limit: int = BATCH) -> list[A
         if not ids:
             return []
         AutomationRun.objects.filter(pk__in=ids).update(status="running", due_at=now + LEASE)
-    return list(
-        AutomationRun.objects.filter(pk__in=ids).select_related("automation", "contact").order_by("pk")
+    runs = list(
+        AutomationRun.objects.filter(pk__in=ids).defer("conditions_checked", "created_at").order_by("pk")
     )
+    # One Automation object per automation, shared by its runs (not one parsed copy per run).
+    automations = Automation.objects.in_bulk({r.automation_id for r in runs})
+    for run in runs:
+        run._state.fields_cache["automation"] = automations[run.automation_id]
+    return runs
 
 
 def run_due(
@@ -327,16 +364,52 @@ def execute_batch(runs: list[AutomationRun]) -> dict[str, int]:
                     carry_on.append(run)
         active = carry_on
     with transaction.atomic():
-        AutomationStep.objects.bulk_create(steps, batch_size=5000)
-        AutomationRun.objects.bulk_update(
-            runs, ["status", "next_step", "due_at", "attempts", "error", "finished_at"], batch_size=2000
-        )
+        _insert_steps(steps)
+        _save_runs(runs)
     counts: dict[str, int] = defaultdict(int)
     for run in runs:
         counts[run.status] += 1
     return dict(counts)
 
 
+def _insert_steps(steps: list[AutomationStep]) -> None:
+    """All steps of a batch in one statement (PostgreSQL: unnest of arrays; elsewhere bulk_create)."""
+    if not steps:
+        return
+    if connection.vendor != "postgresql":
+        AutomationStep.objects.bulk_create(steps, batch_size=5000)
+        return
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    columns = list(zip(*[(s.run_id, s.index, s.action, s.status, s.error, json.dumps(s.detail, cls=DjangoJSONEncoder), s.at)
+                         for s in steps], strict=True))  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AutomationStep._meta.db_table} (run_id, index, action, status, error, detail, at) "  # noqa: S608
+            "SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::varchar[], %s::varchar[], %s::text[], "
+            "%s::jsonb[], %s::timestamptz[])",
+            [list(c) for c in columns],
+        )
+
+
+RUN_FIELDS = ("status", "next_step", "due_at", "attempts", "error", "finished_at")
+
+
+def _save_runs(runs: list[AutomationRun]) -> None:
+    """One UPDATE per distinct outcome (runs of a batch mostly share theirs), not one per run.
+
+    Django's bulk_update writes a CASE per row, which costs more than the actions themselves
+    at 2,000 runs a batch; grouping keeps it to a handful of statements.
+    """
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for run in runs:
+        groups[tuple(getattr(run, f) for f in RUN_FIELDS)].append(run.pk)
+    for values, ids in groups.items():
+        AutomationRun.objects.filter(pk__in=ids).update(**dict(zip(RUN_FIELDS, values, strict=True)))
+
+
 def _step(run, index, action, status, outcome: Outcome, at) -> AutomationStep:
-    return AutomationStep(run=run, index=index, action=action["type"], status=status, error=outcome.error[:2000],
+    return AutomationStep(run_id=run.pk, index=index, action=action["type"], status=status, error=outcome.error[:2000],
                           detail=outcome.detail, at=at)  # fmt: skip

@@ -9,9 +9,12 @@ log = logging.getLogger(__name__)
 
 def kick_drain(sender, kinds, count, **kwargs):
     """events_recorded (sent after commit): drain now instead of waiting for the beat."""
+    from .engine import draining
     from .models import Automation
     from .tasks import drain_automation_events
 
+    if draining.get():
+        return  # this thread's drain loop reads them next
     if not Automation.objects.filter(enabled=True).exists():
         return  # nothing listens; the events are consumed by the next beat
     try:

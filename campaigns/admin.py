@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
+from localization.formatting import format_number
 from messaging.message_models import Message
 
 from . import services, stats
@@ -103,7 +104,7 @@ class CampaignAdmin(ModelAdmin):
         s = stats.campaign_stats(obj)
         if not s["audience"]:
             return "—"
-        return f"{100 * s['delivered'] / s['audience']:.0f}% ({s['delivered']:,})"
+        return f"{100 * s['delivered'] / s['audience']:.0f}% ({format_number(s['delivered'])})"
 
     def _page_url(self, obj) -> str:
         if obj.status == Campaign.Status.DRAFT:

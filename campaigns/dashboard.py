@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from localization.formatting import format_number
+
 from . import stats
 
 CHANNEL_COLOURS = {
@@ -60,12 +62,12 @@ def overview_context(request) -> dict:
     data = stats.overview(start, end)
     totals, change = data["totals"], data["change"]
     cards = [
-        {"key": "messages", "title": _("Messages sent"), "value": f"{totals['messages']:,}", "change": change["messages"], "unit": "%"},
-        {"key": "delivery_rate", "title": _("Delivered"), "value": f"{totals['delivery_rate']}% ({totals['delivered']:,})", "change": change["delivery_rate"], "unit": _(" pts")},
-        {"key": "read_rate", "title": _("Read (of delivered)"), "value": f"{totals['read_rate']}% ({totals['read']:,})", "change": change["read_rate"], "unit": _(" pts")},
-        {"key": "failed", "title": _("Failed"), "value": f"{totals['failed']:,}", "change": change["failed"], "unit": "%"},
-        {"key": "replied", "title": _("Replies"), "value": f"{totals['replied']:,}", "change": change["replied"], "unit": "%"},
-        {"key": "cost", "title": _("Cost"), "value": f"{totals['cost']}", "change": change["cost"], "unit": "%"},
+        {"key": "messages", "title": _("Messages sent"), "value": f"{format_number(totals['messages'])}", "change": change["messages"], "unit": "%"},
+        {"key": "delivery_rate", "title": _("Delivered"), "value": f"{totals['delivery_rate']}% ({format_number(totals['delivered'])})", "change": change["delivery_rate"], "unit": _(" pts")},
+        {"key": "read_rate", "title": _("Read (of delivered)"), "value": f"{totals['read_rate']}% ({format_number(totals['read'])})", "change": change["read_rate"], "unit": _(" pts")},
+        {"key": "failed", "title": _("Failed"), "value": f"{format_number(totals['failed'])}", "change": change["failed"], "unit": "%"},
+        {"key": "replied", "title": _("Replies"), "value": f"{format_number(totals['replied'])}", "change": change["replied"], "unit": "%"},
+        {"key": "cost", "title": _("Cost"), "value": format_number(totals["cost"], 2), "change": change["cost"], "unit": "%"},
     ]  # fmt: skip
     rates = json.dumps({
         "labels": [d[5:] for d in data["days"]],

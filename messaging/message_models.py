@@ -19,6 +19,7 @@ import datetime as dt
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Message(models.Model):
@@ -27,14 +28,14 @@ class Message(models.Model):
         INBOUND = "inbound", _("Inbound")
 
     class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        SENT = "sent", _("Sent")
-        DELIVERED = "delivered", _("Delivered")
-        READ = "read", _("Read")
-        FAILED = "failed", _("Failed")
-        UNKNOWN = "unknown", _("Outcome unknown")
-        SKIPPED = "skipped", _("Held back")
-        RECEIVED = "received", _("Received")
+        QUEUED = "queued", pgettext_lazy("message status", "Queued")
+        SENT = "sent", pgettext_lazy("message status", "Sent")
+        DELIVERED = "delivered", pgettext_lazy("message status", "Delivered")
+        READ = "read", pgettext_lazy("message status", "Read")
+        FAILED = "failed", pgettext_lazy("message status", "Failed")
+        UNKNOWN = "unknown", pgettext_lazy("message status", "Outcome unknown")
+        SKIPPED = "skipped", pgettext_lazy("message status", "Held back")
+        RECEIVED = "received", pgettext_lazy("message status", "Received")
 
     account = models.ForeignKey(
         "messaging.ProviderAccount", on_delete=models.PROTECT, related_name="messages"

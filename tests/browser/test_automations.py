@@ -55,7 +55,7 @@ def test_build_vip_automation_and_see_the_run_on_the_contact(
     page.locator("button[type=submit][name=index], button:has-text('Run')").first.click()
     page.select_option("select[name=contact_list]", label="VIP")
     page.click("text=Add to list")
-    expect(page.get_by_text("Added 1 contact(s) to “VIP”")).to_be_visible()
+    expect(page.get_by_text("Added 1 contact to “VIP”")).to_be_visible()
 
     # The run succeeded, once, and is on her page.
     page.goto(f"{live_server.url}/admin/contacts/contact/{anna.pk}/change/")

@@ -40,3 +40,19 @@ def test_template_filters_and_django_date_filter():
         assert template.render(context) == "1.234,56 € | 98.765 | 25/12/2026 | 25/12/2026"
     with translation.override("en"):
         assert template.render(context) == "€1,234.56 | 98,765 | 25/12/2026 | 25 Dec 2026"
+
+
+def test_provider_statuses_are_shown_in_our_words():
+    """Statuses we normalise from every provider read as our vocabulary (the provider's text is not translated)."""
+    from messaging.message_models import Message
+
+    with translation.override("it"):
+        words = {value: str(label) for value, label in Message.Status.choices}
+    assert words["delivered"] == "Consegnato"
+    assert words["failed"] == "Non consegnato"
+    assert words["read"] == "Letto"
+    assert words["unknown"] == "Esito sconosciuto"
+    with translation.override("it"):
+        assert Message(status="failed").get_status_display() == "Non consegnato"
+    with translation.override("en"):
+        assert Message(status="failed").get_status_display() == "Failed"

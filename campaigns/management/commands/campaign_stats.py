@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from campaigns import stats
 from campaigns.models import Campaign
@@ -20,7 +21,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         campaign = Campaign.objects.filter(pk=options["campaign_id"]).first()
         if campaign is None:
-            raise CommandError(f"No campaign with id {options['campaign_id']}.")
+            raise CommandError(_("No campaign with id %(id)s.") % {"id": options["campaign_id"]})
         figures = stats.campaign_stats(campaign)
         payload = {
             "id": campaign.pk, "name": campaign.name, "status": campaign.status,

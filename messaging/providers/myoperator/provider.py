@@ -17,8 +17,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.utils.translation import gettext, ngettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.utils.translation import gettext as _
 
 from ..base import (
     AccountInfo,
@@ -81,24 +81,24 @@ class MyOperatorProvider(Provider):
         balance=False,  # no balance/credit endpoint is documented
     )
     credential_fields = (
-        ConfigField("api_key", _("WhatsApp API key"), help=_("Panel > Manage > Whatsapp APIs."), secret=True),
+        ConfigField("api_key", gettext_lazy("WhatsApp API key"), help=gettext_lazy("Panel > Manage > Whatsapp APIs."), secret=True),
         ConfigField(
-            "company_id", _("Company id"), help=_("Shown on the same panel screen as the key."), secret=True
+            "company_id", gettext_lazy("Company id"), help=gettext_lazy("Shown on the same panel screen as the key."), secret=True
         ),
     )
     setting_fields = (
         ConfigField(
             "phone_number_id",
-            _("WhatsApp phone number id"),
+            gettext_lazy("WhatsApp phone number id"),
             required=False,
-            help=_("The sender for messages and the number campaigns are read for (Meta's numeric id)."),
+            help=gettext_lazy("The sender for messages and the number campaigns are read for (Meta's numeric id)."),
         ),
-        ConfigField("waba_id", _("WABA id"), required=False, help=_("Needed to create templates.")),
+        ConfigField("waba_id", gettext_lazy("WABA id"), required=False, help=gettext_lazy("Needed to create templates.")),
         ConfigField(
             "webhook_header",
-            _("Webhook auth header"),
+            gettext_lazy("Webhook auth header"),
             required=False,
-            help=_("The header you configured in the panel to carry the webhook secret (default X-Webhook-Token)."),
+            help=gettext_lazy("The header you configured in the panel to carry the webhook secret (default X-Webhook-Token)."),
         ),
     )
     contact_fields = frozenset({"phone", "first_name", "last_name", "email", "custom_fields", "opted_out"})

@@ -13,8 +13,9 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
+from django.utils.text import format_lazy
+from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext as _
 
 from localization.formatting import format_number
 
@@ -71,15 +72,15 @@ class SpryngProvider(Provider):
         balance=True,
     )
     credential_fields = (
-        ConfigField("api_key", _("REST API key"), help=_("Spryng portal > Profile > Security."), secret=True),
+        ConfigField("api_key", gettext_lazy("REST API key"), help=gettext_lazy("Spryng portal > Profile > Security."), secret=True),
     )
     setting_fields = (
-        ConfigField("originator", _("SMS sender"), required=False, help=_("Up to 11 letters or 14 digits.")),
-        ConfigField("route", _("Route"), required=False, help=_('"business" unless Spryng gave you a route id.')),
-        ConfigField("waba_id", _("WhatsApp Business account id"), required=False),
-        ConfigField("phone_number_id", _("WhatsApp phone number id"), required=False),
+        ConfigField("originator", gettext_lazy("SMS sender"), required=False, help=gettext_lazy("Up to 11 letters or 14 digits.")),
+        ConfigField("route", gettext_lazy("Route"), required=False, help=gettext_lazy('"business" unless Spryng gave you a route id.')),
+        ConfigField("waba_id", gettext_lazy("WhatsApp Business account id"), required=False),
+        ConfigField("phone_number_id", gettext_lazy("WhatsApp phone number id"), required=False),
         ConfigField(
-            "graph_version", _("Graph API version"), required=False, help=_("Default %(version)s.") % {"version": DEFAULT_GRAPH_VERSION}
+            "graph_version", gettext_lazy("Graph API version"), required=False, help=format_lazy(gettext_lazy("Default {version}."), version=DEFAULT_GRAPH_VERSION)
         ),
     )
     contact_fields = frozenset()  # no contacts API: recipients are bare numbers

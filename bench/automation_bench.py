@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""100,000 contacts added to a list with an active automation (add tag + start a Spoki automation).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sb_i12_bench .venv/bin/python bench/automation_bench.py [--contacts 100000]
+
+Without DATABASE_URL it uses a throw-away SQLite file in /tmp. Every table is emptied first. The Spoki fake runs in this process on 127.0.0.1 (real HTTP).
+
+Measures, from the moment contacts.services.add_to_list is called until every run is recorded
+and every action dispatched (the worker's drain loop, run here in-process batch by batch):
+wall time; queries per batch (first, median, max — O(1) means they do not grow with the
+batch or with the table); Spoki calls (the bulk form, <= 500 contacts per call); then a second
+identical trigger (the same contacts added again, and every event replayed as if redelivered)
+must create zero runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{tempfile.gettempdir()}/sb_i12_bench.sqlite3")
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "true"
+os.environ.setdefault("DEBUG", "false")
+os.environ.setdefault("AUTOMATIONS_SENDING_WINDOW", "")
+
+import django
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+
+def reset_database() -> None:
+    """Migrate, then empty every table (TRUNCATE): a clean book without DROP DATABASE, which
+    waits on every backend of a shared server."""
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        Path(db["NAME"]).unlink(missing_ok=True)
+    else:
+        import psycopg
+
+        with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+                conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    connection.close()
+    call_command("migrate", verbosity=0)
+    call_command("flush", interactive=False, verbosity=0)
+
+
+class QueryCounter:
+    """Counts statements, and their time by the statement's first 70 characters."""
+
+    def __init__(self):
+        self.count = 0
+        self.time: dict[str, float] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        t = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = sql[:70]
+            self.time[key] = self.time.get(key, 0.0) + time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=2000)
+    args = parser.parse_args()
+    reset_database()
+
+    from automations import services
+    from automations.engine import drain_events
+    from automations.models import AutomationRun, AutomationStep
+    from contacts import services as contact_services
+    from contacts.events import ContactEvent
+    from contacts.models import Contact, ContactList, Tag
+    from messaging.models import ProviderAccount
+    from tests.fakes.base import serve
+    from tests.fakes.spoki import SpokiFake
+
+    class IndexedSpokiFake(SpokiFake):
+        """The Spoki fake finds a contact by phone with a scan (fine for tests); at 100,000
+        contacts that scan would be the benchmark, so here it keeps a phone index."""
+
+        def _upsert(self, payload):
+            number = str((payload or {}).get("phone") or "").strip() if isinstance(payload, dict) else ""
+            index = self.__dict__.setdefault("_by_phone", {})
+            known = index.get(number)
+            if known is not None:
+                for key in ("first_name", "last_name", "email", "language"):
+                    if key in payload:
+                        known[key] = payload[key]
+                self._apply_custom_fields(known, payload)
+                return known, None
+            contact, error = super()._upsert(payload) if len(self.contacts) < 1 else self._create(payload)
+            if contact is not None:
+                index[number] = contact
+            return contact, error
+
+        def _create(self, payload):
+            saved, self.contacts = self.contacts, {}
+            try:
+                contact, error = super()._upsert(payload)
+            finally:
+                self.contacts = {**saved, **self.contacts}
+            return contact, error
+
+    fake_server = serve(IndexedSpokiFake(api_key="bench-key"))
+    fake = fake_server.fake
+    account = ProviderAccount.objects.create(provider="spoki", name="Spoki bench", base_url=fake_server.url,
+                                             credentials={"api_key": "bench-key"})  # fmt: skip
+    flow = fake.seed_automation("Onboarding VIP")
+    services.pull_provider_automations(account)
+    remote = account.provider_automations.get(remote_id=str(flow["id"]))
+    vip = ContactList.objects.create(name="VIP")
+    Tag.objects.create(name="vip")
+
+    t0 = time.perf_counter()
+    n = args.contacts
+    for start in range(0, n, 10_000):
+        Contact.objects.bulk_create(
+            [
+                Contact(phone=f"+39320{i:07d}", first_name=f"Nome{i}")
+                for i in range(start, min(n, start + 10_000))
+            ],
+            batch_size=10_000,
+        )
+    ids = list(Contact.objects.order_by("pk").values_list("pk", flat=True))
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(f"{n:,} contacts generated in {time.perf_counter() - t0:.1f} s")
+
+    automation = services.save_automation({
+        "name": "VIP onboarding", "enabled": True, "trigger": {"type": "list_added", "list": vip.pk},
+        "actions": [{"type": "add_tag", "tag": "vip"},
+                    {"type": "start_provider_automation", "account": account.pk, "automation": remote.pk,
+                     "variables": {"NOME": "{{first_name}}"}}],
+    })  # fmt: skip
+
+    # The worker's loop is driven here, batch by batch, to count queries per batch: no post-commit
+    # kicks (with Celery eager they would drain inside add_to_list).
+    from contacts.events import events_recorded
+
+    events_recorded.disconnect(dispatch_uid="automations-kick")
+    counter = QueryCounter()
+    per_batch: list[int] = []
+    started = time.perf_counter()
+    contact_services.add_to_list(vip, ids, source="bench")
+    recorded = time.perf_counter()
+    with connection.execute_wrapper(counter):
+        while True:
+            before = counter.count
+            totals = drain_events(batch_size=args.batch, max_batches=1)
+            if not totals["batches"]:
+                break
+            per_batch.append(counter.count - before)
+    finished = time.perf_counter()
+
+    runs = AutomationRun.objects.filter(automation=automation)
+    succeeded = runs.filter(status="succeeded").count()
+    steps = AutomationStep.objects.filter(run__automation=automation).count()
+    tagged = Tag.objects.get(name="vip").contacts.count()
+    calls = fake.requests_to("POST", r"^/wh/ap/")
+    bulk_sizes = [len(r.json.get("contacts", [None])) for r in calls]
+    started_remote = len(fake.automation_runs)
+
+    # A second identical trigger: the same contacts again (no new members → no events), and
+    # every event replayed as if a worker had died before marking it consumed.
+    again_added = contact_services.add_to_list(vip, ids, source="bench")
+    drain_events(batch_size=args.batch)
+    ContactEvent.objects.update(consumed_at=None)
+    replay = drain_events(batch_size=args.batch)
+    runs_after = runs.count()
+
+    total = finished - started
+    print(f"machine: {platform.node()} · {os.cpu_count()} cores (shared with 7 other sessions) · "
+          f"{connection.vendor} · Python {platform.python_version()}")  # fmt: skip
+    print(f"events recorded (add_to_list, {n:,} members): {recorded - started:.1f} s")
+    print(f"every run recorded and every action dispatched: {total:.1f} s "
+          f"({'OK' if total < 60 else 'OVER'} < 60 s) — {n / total:,.0f} contacts/s")  # fmt: skip
+    print(
+        f"runs succeeded: {succeeded:,} / {n:,}; steps {steps:,}; tagged {tagged:,}; Spoki started {started_remote:,}"
+    )
+    print(f"batches: {len(per_batch)} of {args.batch}; queries per batch: first {per_batch[0]}, "
+          f"median {statistics.median(per_batch):.0f}, max {max(per_batch)}")  # fmt: skip
+    print(f"Spoki calls: {len(calls)} ({'OK' if len(calls) <= 200 else 'OVER'} <= 200); "
+          f"contacts per call: max {max(bulk_sizes)}, min {min(bulk_sizes)}")  # fmt: skip
+    print(f"second identical trigger: {again_added} new members, replay of {replay['events']:,} events → "
+          f"{runs_after - n} new runs ({'OK' if runs_after == n else 'FAILED'})")  # fmt: skip
+    slowest = sorted(counter.time.items(), key=lambda kv: -kv[1])[:6]
+    print("slowest statements (total s): " + "; ".join(f"{t:.1f} {sql!r}" for sql, t in slowest))
+    fake_server.stop()
+
+
+if __name__ == "__main__":
+    main()
