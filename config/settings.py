@@ -290,6 +290,9 @@ SPECTACULAR_SETTINGS = {
         "SyncDirectionEnum": "messaging.sync.models.SyncRun.Direction",
         "CampaignStatusEnum": "campaigns.models.Campaign.Status",
         "CampaignChannelEnum": "campaigns.models.Campaign.Channel",
+        # automations/api.py trigger/action "channel": the same values as campaigns' but plain labels,
+        # so a separate set; without a name drf-spectacular invents "ChannelD4cEnum" (W001).
+        "AutomationChannelEnum": ["sms", "whatsapp", "rcs", "voice"],
     },
 }
 

@@ -192,13 +192,32 @@ TEMPLATES = {  # issue 9
     "messagetemplate-sync-now": Row(get=NOBODY, post=EDIT, model="messaging.messagetemplate"),
 }
 
+WEBHOOKS = {  # issue 11 (rows as H11 posted them)
+    **model_admin_rows("messaging", "webhookevent", view=READ, add=NOBODY, change=NOBODY, delete=MGR),
+    "admin:messaging_webhookevent_reprocess_detail": Row(get=MGR, post=MGR),  # GET = confirm page, POST = do
+    # The sandbox registers/rotates without HTTP, so these buttons are safe on the sample account.
+    "admin:messaging_provideraccount_register_webhooks_detail": Row(get=MGR, post=MGR),
+    "admin:messaging_provideraccount_rotate_webhook_token_detail": Row(get=MGR, post=MGR),
+    "admin:messaging_provideraccount_rotate_webhook_secrets_detail": Row(get=MGR, post=MGR),
+    "webhook-event-list": Row(get=READ, post=NOBODY),
+    "webhook-event-detail": Row(get=READ, post=NOBODY, model="messaging.webhookevent"),
+    # 202, or 409 for a refused request
+    "webhook-event-reprocess": Row(get=NOBODY, post=MGR, model="messaging.webhookevent"),
+    "provider-account-rotate-webhook-token": Row(get=NOBODY, post=MGR, model="messaging.provideraccount"),
+    "webhook": Row(
+        skip="public by design: /hooks/<token>/ is authenticated by its 256-bit token + the provider's check"
+    ),
+}
+
 API_SITE = {
     "api-root": Row(get=STAFF, post=NOBODY),
     "schema": Row(get=STAFF, post=NOBODY),  # SWITCHBOARD_API_SCHEMA_PUBLIC=false (the default)
     "api-docs": Row(get=STAFF, post=NOBODY),
 }
 
-MATRIX: dict[str, Row] = {**ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **API_SITE}
+MATRIX: dict[str, Row] = {
+    **ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **WEBHOOKS, **API_SITE,
+}  # fmt: skip
 
 
 # --- sample rows ---------------------------------------------------------------------------------
@@ -243,6 +262,14 @@ def _sample_conflict(users):
     return SyncConflict.objects.create(account=account, kind="contact", remote_id="r1")
 
 
+def _sample_webhookevent(users):
+    from messaging.webhooks.models import WebhookEvent
+
+    account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
+    return WebhookEvent.objects.create(account=account, provider=account.provider, event_type="status",
+                                       dedupe_key="sample", is_original=True)  # fmt: skip
+
+
 def _factory(name):
     def make(users):
         from tests import factories
@@ -266,6 +293,7 @@ SAMPLES = {
     "messaging.httplog": lambda users: apps.get_model("messaging", "httplog").objects.create(
         provider="sandbox", method="GET", host="sandbox.local", path="/x"
     ),
+    "messaging.webhookevent": _sample_webhookevent,
     "messaging.messagetemplate": lambda users: apps.get_model("messaging", "messagetemplate").objects.create(
         name="matrix_template", category="marketing", body="Ciao {{name}}, a presto.", samples={"name": "Ada"}
     ),

@@ -200,6 +200,12 @@ class AccountWebhooksMixin:
 
     @display(description=_("Connecting the provider"))
     def webhook_help(self, obj):
+        # The instructions come from a provider instance, which needs readable credentials; the
+        # page must still open when they were saved under a key this server no longer has.
+        if obj.secrets_unreadable:
+            return gettext(
+                "Credentials need re-entering: they were saved with an encryption key this server no longer has."
+            )
         steps = services.registration_help(obj)
         registered = (obj.webhook_registration or {}).get("registered_at")
         note = (
