@@ -138,6 +138,7 @@ CONTACTS = {
     "admin:contacts_contactimport_progress": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
     "admin:contacts_contactimport_status": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
     "admin:contacts_contactimport_rejected": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
+    "admin:contacts_contactimport_warnings": Row(get=EDIT, post=EDIT, model="contacts.contactimport"),
     "admin:contacts_contactimport_resume": Row(get=NOBODY, post=EDIT, model="contacts.contactimport"),
     **model_admin_rows("contacts", "contactexport", view=READ, add=EDIT, change=NOBODY),
     "admin:contacts_contactexport_change": Row(get=EDIT, post=EDIT),
@@ -155,6 +156,7 @@ CONTACTS = {
     "contactimport-list": Row(get=READ, post=EDIT, model="contacts.contactimport"),
     "contactimport-detail": Row(get=EDIT, post=NOBODY, model="contacts.contactimport"),
     "contactimport-rejected": Row(get=EDIT, post=NOBODY, model="contacts.contactimport"),
+    "contactimport-warnings-report": Row(get=EDIT, post=NOBODY, model="contacts.contactimport"),
     "contactimport-start": Row(get=NOBODY, post=EDIT, model="contacts.contactimport"),
     "contactexport-list": Row(get=EDIT, post=EDIT, model="contacts.contactexport"),
     "contactexport-detail": Row(get=EDIT, post=NOBODY, model="contacts.contactexport"),
@@ -229,9 +231,10 @@ def _sample_import(users):
     from contacts.imports.models import ContactImport
 
     imp = ContactImport(original_name="people.csv", kind="csv", status=ContactImport.Status.SUCCEEDED,
-                        created_by=users[EDITOR], rejected=1)  # fmt: skip
+                        created_by=users[EDITOR], rejected=1, warned=1)  # fmt: skip
     imp.file.save("people.csv", ContentFile(b"phone\n+393331234567\nnot a phone\n"), save=False)
     imp.rejected_file.save("people-rejected.csv", ContentFile(b"line,error\n3,not a phone\n"), save=False)
+    imp.warnings_file.save("people-warnings.csv", ContentFile(b"line,column,value,reason\n2,email,x,not an e-mail\n"), save=False)
     imp.save()
     return imp
 

@@ -227,7 +227,7 @@ def rejected(model_admin, request, pk):
 
 def warnings_report(model_admin, request, pk):
     """The warnings CSV: line, phone, column, value, reason — values left out of imported contacts."""
-    imp = get_object_or_404(ContactImport, pk=pk)
+    imp = _import(request, pk)  # the same owner/Manager rule as the rejected rows
     if not imp.warnings_file or imp.status != ContactImport.Status.SUCCEEDED:
         raise Http404(gettext("No warnings"))
     name = imp.original_name.rsplit(".", 1)[0][:60]
