@@ -273,14 +273,18 @@ def _sample_automation_run(users):
     from tests import factories
 
     automation = apps.get_model("automations", "automation").objects.first() or _sample_automation(users)
-    return AutomationRun.objects.create(automation=automation, contact=factories.ContactFactory(), key="matrix-run")
+    return AutomationRun.objects.create(
+        automation=automation, contact=factories.ContactFactory(), key="matrix-run"
+    )
 
 
 def _sample_provider_automation(users):
     from automations.models import ProviderAutomation
 
     account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
-    return ProviderAutomation.objects.create(account=account, remote_id="m1", name="Matrix flow", fields=["name"])
+    return ProviderAutomation.objects.create(
+        account=account, remote_id="m1", name="Matrix flow", fields=["name"]
+    )
 
 
 def _factory(name):
