@@ -168,7 +168,7 @@ class AutomationAdmin(ModelAdmin):
             services.set_enabled(automation, False)
         self.message_user(request, gettext("%(n)s automations switched off.") % {"n": queryset.count()})
 
-    @action(description=_("Dry run"), url_path="dry-run", icon="science", permissions=["view"])
+    @action(description=_("Dry run"), url_path="dry-run", icon="science", permissions=["change"])
     def dry_run(self, request, object_id):
         automation = get_object_or_404(Automation, pk=object_id)
         result = services.dry_run(automation, sample=20)

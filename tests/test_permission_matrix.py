@@ -211,6 +211,22 @@ WEBHOOKS = {  # issue 11 (rows as H11 posted them)
     ),
 }
 
+
+AUTOMATIONS = {  # issue 12: Viewer reads; Editor builds, switches, dry-runs and runs for the past
+    **model_admin_rows("automations", "automation"),
+    "admin:automations_automation_dry_run": Row(get=EDIT, post=EDIT, model="automations.automation"),
+    # Runs and pulled provider flows are written by the system: read-only; Managers may delete.
+    **model_admin_rows("automations", "automationrun", view=READ, add=NOBODY, change=NOBODY, delete=MGR),
+    **model_admin_rows("automations", "providerautomation", view=READ, add=NOBODY, change=NOBODY, delete=MGR),
+    "admin:automations_providerautomation_pull_all": Row(get=EDIT, post=EDIT),
+    # API
+    **api_rows("automation", "automations.automation"),
+    "automation-dry-run": Row(get=NOBODY, post=EDIT, model="automations.automation"),
+    "automation-run-for-past": Row(get=NOBODY, post=EDIT, model="automations.automation"),
+    "automation-runs": Row(get=READ, post=NOBODY, model="automations.automation"),
+    **api_rows("provider-automation", "automations.providerautomation", write=NOBODY),
+}
+
 API_SITE = {
     "api-root": Row(get=STAFF, post=NOBODY),
     "schema": Row(get=STAFF, post=NOBODY),  # SWITCHBOARD_API_SCHEMA_PUBLIC=false (the default)
@@ -218,7 +234,8 @@ API_SITE = {
 }
 
 MATRIX: dict[str, Row] = {
-    **ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **WEBHOOKS, **API_SITE,
+    **ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **WEBHOOKS, **AUTOMATIONS,
+    **API_SITE,
 }  # fmt: skip
 
 
@@ -273,6 +290,35 @@ def _sample_webhookevent(users):
                                        dedupe_key="sample", is_original=True)  # fmt: skip
 
 
+def _sample_automation(users):
+    from automations.services import save_automation
+    from contacts.models import Tag
+
+    for name in ("vip", "welcomed"):
+        Tag.objects.get_or_create(name=name)
+    return save_automation({"name": "Matrix automation", "enabled": False, "trigger": {"type": "tag_added", "tag": "vip"},
+                            "actions": [{"type": "add_tag", "tag": "welcomed"}]})  # fmt: skip
+
+
+def _sample_automation_run(users):
+    from automations.models import AutomationRun
+    from tests import factories
+
+    automation = apps.get_model("automations", "automation").objects.first() or _sample_automation(users)
+    return AutomationRun.objects.create(
+        automation=automation, contact=factories.ContactFactory(), key="matrix-run"
+    )
+
+
+def _sample_provider_automation(users):
+    from automations.models import ProviderAutomation
+
+    account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
+    return ProviderAutomation.objects.create(
+        account=account, remote_id="m1", name="Matrix flow", fields=["name"]
+    )
+
+
 def _factory(name):
     def make(users):
         from tests import factories
@@ -300,6 +346,9 @@ SAMPLES = {
     "messaging.messagetemplate": lambda users: apps.get_model("messaging", "messagetemplate").objects.create(
         name="matrix_template", category="marketing", body="Ciao {{name}}, a presto.", samples={"name": "Ada"}
     ),
+    "automations.automation": _sample_automation,
+    "automations.automationrun": _sample_automation_run,
+    "automations.providerautomation": _sample_provider_automation,
     "auth.user": lambda users: users[VIEWER],
     # The token admin's object id is the user's id.
     "authtoken.tokenproxy": lambda users: apps.get_model("authtoken", "token").objects.create(user=users[VIEWER]).user,
