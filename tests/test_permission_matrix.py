@@ -192,13 +192,38 @@ TEMPLATES = {  # issue 9
     "messagetemplate-sync-now": Row(get=NOBODY, post=EDIT, model="messaging.messagetemplate"),
 }
 
+CAMPAIGNS = {  # issue 10: Viewer reads; Editor creates, starts, pauses, cancels; Managers everything
+    # The sample campaign is a draft (only drafts can be deleted or edited in the form).
+    **model_admin_rows("campaigns", "campaign"),
+    "admin:campaigns_campaign_preview": Row(get=READ, post=READ, model="campaigns.campaign"),
+    "admin:campaigns_campaign_report": Row(get=READ, post=READ, model="campaigns.campaign"),
+    "admin:campaigns_campaign_export": Row(get=READ, post=READ, model="campaigns.campaign", kwargs={"fmt": "csv"}),
+    "admin:campaigns_campaign_action": Row(get=NOBODY, post=EDIT, model="campaigns.campaign", kwargs={"verb": "start"}),
+    # Transitions and messages are written by the services; people only read them.
+    **model_admin_rows("campaigns", "campaigntransition", add=NOBODY, change=NOBODY, delete=NOBODY),
+    "admin:campaigns_campaigntransition_change": Row(get=READ, post=NOBODY),
+    **model_admin_rows("messaging", "message", add=NOBODY, change=NOBODY, delete=NOBODY),
+    "admin:messaging_message_change": Row(get=READ, post=NOBODY),
+    # API
+    **api_rows("campaign", "campaigns.campaign"),
+    "campaign-preview": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-test": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-start": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-pause": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-resume": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-cancel": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-messages": Row(get=READ, post=NOBODY, model="campaigns.campaign"),
+    **api_rows("message", "messaging.message", write=NOBODY),
+    "stats-overview": Row(get=READ, post=NOBODY),
+}
+
 API_SITE = {
     "api-root": Row(get=STAFF, post=NOBODY),
     "schema": Row(get=STAFF, post=NOBODY),  # SWITCHBOARD_API_SCHEMA_PUBLIC=false (the default)
     "api-docs": Row(get=STAFF, post=NOBODY),
 }
 
-MATRIX: dict[str, Row] = {**ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **API_SITE}
+MATRIX: dict[str, Row] = {**ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **CAMPAIGNS, **API_SITE}
 
 
 # --- sample rows ---------------------------------------------------------------------------------
@@ -243,6 +268,28 @@ def _sample_conflict(users):
     return SyncConflict.objects.create(account=account, kind="contact", remote_id="r1")
 
 
+def _sample_campaign(users):
+    from campaigns.models import Campaign
+
+    account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
+    return Campaign.objects.create(name="Matrix campaign", account=account, channel="sms", text="Ciao")
+
+
+def _sample_transition(users):
+    from campaigns.models import CampaignTransition
+
+    return CampaignTransition.objects.create(campaign=_sample_campaign(users), from_status="draft",
+                                             to_status="scheduled", by=users[EDITOR])  # fmt: skip
+
+
+def _sample_message(users):
+    from messaging.message_models import Message
+
+    campaign = _sample_campaign(users)
+    return Message.objects.create(campaign=campaign, account=campaign.account, phone="+393331234567",
+                                  channel="sms", direction="outbound")  # fmt: skip
+
+
 def _factory(name):
     def make(users):
         from tests import factories
@@ -269,6 +316,9 @@ SAMPLES = {
     "messaging.messagetemplate": lambda users: apps.get_model("messaging", "messagetemplate").objects.create(
         name="matrix_template", category="marketing", body="Ciao {{name}}, a presto.", samples={"name": "Ada"}
     ),
+    "campaigns.campaign": _sample_campaign,
+    "campaigns.campaigntransition": _sample_transition,
+    "messaging.message": _sample_message,
     "auth.user": lambda users: users[VIEWER],
     # The token admin's object id is the user's id.
     "authtoken.tokenproxy": lambda users: apps.get_model("authtoken", "token").objects.create(user=users[VIEWER]).user,
