@@ -182,6 +182,8 @@ class CampaignAdmin(ModelAdmin):
             **self.admin_site.each_context(request), "title": _("Check before sending: %(name)s") % {"name": campaign.name},
             "campaign": campaign, "preview": preview_campaign(campaign), "can_act": self._can_act(request),
             "problems": check_campaign(campaign, starting=True), "opts": self.model._meta,
+            # Account balances are for Managers only (whoever may open provider accounts).
+            "show_balance": request.user.has_perm("messaging.view_provideraccount"),
         }  # fmt: skip
         return TemplateResponse(request, "admin/campaigns/preview.html", context)
 

@@ -114,6 +114,12 @@ def _seed(user):
     from messaging.templating.demo import seed_demo_templates  # issue 9: templates for detail routes
 
     seed_demo_templates(account)
+    from campaigns.models import Campaign  # issue 10: campaigns and their messages for detail routes
+    from messaging.message_models import Message
+
+    for n in range(2):
+        campaign = Campaign.objects.create(name=f"Fuzz campaign {n}", account=account, channel="sms", text="Ciao")
+        Message.objects.create(campaign=campaign, account=account, phone="+393331234567", channel="sms")
 
 
 @schema.parametrize()

@@ -227,6 +227,32 @@ AUTOMATIONS = {  # issue 12: Viewer reads; Editor builds, switches, dry-runs and
     **api_rows("provider-automation", "automations.providerautomation", write=NOBODY),
 }
 
+
+CAMPAIGNS = {  # issue 10: Viewer reads; Editor creates, starts, pauses, cancels; Managers everything
+    # The sample campaign is a draft (only drafts can be deleted or edited in the form).
+    **model_admin_rows("campaigns", "campaign"),
+    "admin:campaigns_campaign_preview": Row(get=READ, post=READ, model="campaigns.campaign"),
+    "admin:campaigns_campaign_report": Row(get=READ, post=READ, model="campaigns.campaign"),
+    "admin:campaigns_campaign_export": Row(get=READ, post=READ, model="campaigns.campaign", kwargs={"fmt": "csv"}),
+    "admin:campaigns_campaign_action": Row(get=NOBODY, post=EDIT, model="campaigns.campaign", kwargs={"verb": "start"}),
+    # Transitions and messages are written by the services; people only read them.
+    **model_admin_rows("campaigns", "campaigntransition", add=NOBODY, change=NOBODY, delete=NOBODY),
+    "admin:campaigns_campaigntransition_change": Row(get=READ, post=NOBODY),
+    **model_admin_rows("messaging", "message", add=NOBODY, change=NOBODY, delete=NOBODY),
+    "admin:messaging_message_change": Row(get=READ, post=NOBODY),
+    # API
+    **api_rows("campaign", "campaigns.campaign"),
+    "campaign-preview": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-test": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-start": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-pause": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-resume": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-cancel": Row(get=NOBODY, post=EDIT, model="campaigns.campaign"),
+    "campaign-messages": Row(get=READ, post=NOBODY, model="campaigns.campaign"),
+    **api_rows("message", "messaging.message", write=NOBODY),
+    "stats-overview": Row(get=READ, post=NOBODY),
+}
+
 API_SITE = {
     "api-root": Row(get=STAFF, post=NOBODY),
     "schema": Row(get=STAFF, post=NOBODY),  # SWITCHBOARD_API_SCHEMA_PUBLIC=false (the default)
@@ -234,8 +260,8 @@ API_SITE = {
 }
 
 MATRIX: dict[str, Row] = {
-    **ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **WEBHOOKS, **AUTOMATIONS,
-    **API_SITE,
+    **ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **CAMPAIGNS, **WEBHOOKS,
+    **AUTOMATIONS, **API_SITE,
 }  # fmt: skip
 
 
@@ -319,6 +345,28 @@ def _sample_provider_automation(users):
     )
 
 
+def _sample_campaign(users):
+    from campaigns.models import Campaign
+
+    account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
+    return Campaign.objects.create(name="Matrix campaign", account=account, channel="sms", text="Ciao")
+
+
+def _sample_transition(users):
+    from campaigns.models import CampaignTransition
+
+    return CampaignTransition.objects.create(campaign=_sample_campaign(users), from_status="draft",
+                                             to_status="scheduled", by=users[EDITOR])  # fmt: skip
+
+
+def _sample_message(users):
+    from messaging.message_models import Message
+
+    campaign = _sample_campaign(users)
+    return Message.objects.create(campaign=campaign, account=campaign.account, phone="+393331234567",
+                                  channel="sms", direction="outbound")  # fmt: skip
+
+
 def _factory(name):
     def make(users):
         from tests import factories
@@ -349,6 +397,9 @@ SAMPLES = {
     "automations.automation": _sample_automation,
     "automations.automationrun": _sample_automation_run,
     "automations.providerautomation": _sample_provider_automation,
+    "campaigns.campaign": _sample_campaign,
+    "campaigns.campaigntransition": _sample_transition,
+    "messaging.message": _sample_message,
     "auth.user": lambda users: users[VIEWER],
     # The token admin's object id is the user's id.
     "authtoken.tokenproxy": lambda users: apps.get_model("authtoken", "token").objects.create(user=users[VIEWER]).user,

@@ -69,3 +69,17 @@ def test_admin_home_shows_the_overview(client, editor, finished):
     client.force_login(editor)
     html = client.get("/admin/").content.decode()
     assert 'id="overview"' in html and finished.name in html
+
+
+def test_only_managers_see_the_account_balance_on_the_preview(client, viewer, editor, manager):
+    account = sandbox_account()
+    account.balance_text = "12.34 EUR"
+    account.save(update_fields=["balance_text"])
+    contact_list, _ = list_of(2)
+    campaign = sms_campaign(account, [contact_list])
+    url = f"/admin/campaigns/campaign/{campaign.pk}/preview/"
+    for user, shown in ((viewer, False), (editor, False), (manager, True)):
+        client.force_login(user)
+        page = client.get(url)
+        assert page.status_code == 200
+        assert ("12.34 EUR" in page.content.decode()) is shown, user.username
