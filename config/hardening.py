@@ -68,8 +68,11 @@ class StrictJSONParser(JSONParser):
     """DRF's JSON parser, plus: no NUL characters or lone surrogates anywhere in the document."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        data = super().parse(stream, media_type, parser_context)
-        found = find_bad_text(data)
+        try:
+            data = super().parse(stream, media_type, parser_context)
+            found = find_bad_text(data)
+        except RecursionError:  # [[[[…]]]] a million deep: Python's decoder gives up with a RecursionError
+            raise ParseError(_("The JSON document is nested too deeply.")) from None
         if found:
             where, reason = found
             raise ParseError(f"{where}: {reason}")
@@ -116,3 +119,26 @@ def bounded_number_text(text: str, what: str = "") -> str:
                 _("%(label)sis too big a number (exponent at most %(max)d).") % {"label": label, "max": max_exp}
             )
     return text
+
+
+MAX_ID = 2**63 - 1  # PostgreSQL bigint; SQLite raises OverflowError past it
+
+
+def id_field(**kwargs):
+    """A DRF IntegerField for a row id: 1 … 2**63-1, so a huge number is a 400, not an OverflowError."""
+    from rest_framework import serializers
+
+    return serializers.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+def strict_char_field(**kwargs):
+    """A DRF CharField that refuses numbers instead of turning 1 into "1" (choices, names)."""
+    from rest_framework import serializers
+
+    class StrictCharField(serializers.CharField):
+        def to_internal_value(self, data):
+            if not isinstance(data, str):
+                self.fail("invalid")
+            return super().to_internal_value(data)
+
+    return StrictCharField(**kwargs)

@@ -6,6 +6,7 @@ asks questions (which list? which tags?) and reports outcomes in words.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.cache import cache
@@ -21,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter, TextFilter
 from unfold.decorators import action, display
+from unfold.widgets import UnfoldAdminTextareaWidget
 
 from automations.timeline import ContactAutomationRunsMixin
 from messaging.webhooks.conversation import ConversationAdminMixin
@@ -552,15 +554,74 @@ class ContactListAdmin(ModelAdmin):
 # --- custom fields and tags ----------------------------------------------------------------------
 
 
+class CustomFieldAdminForm(forms.ModelForm):
+    """Choices one per line (not JSON); the service checks the key, the label and the choices."""
+
+    choices_text = forms.CharField(
+        label="Choices", required=False, widget=UnfoldAdminTextareaWidget,
+        help_text="For 'Choice' fields: the allowed values, one per line.",
+    )  # fmt: skip
+
+    class Meta:
+        model = CustomField
+        fields = ["label", "key", "type"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["choices_text"].initial = "\n".join(self.instance.choice_list)
+        if "key" in self.fields:
+            self.fields["key"].required = False
+
+    def clean(self):
+        data = super().clean()
+        lines = [line.strip() for line in (data.get("choices_text") or "").splitlines() if line.strip()]
+        try:
+            if self.instance.pk:
+                data["choices"] = services.clean_choices(lines)
+                if self.instance.type == CustomField.Type.CHOICE and not data["choices"]:
+                    raise ValidationError({"choices": "A choice field needs at least one choice."})
+            else:
+                _label, data["key"], data["choices"] = services.check_new_custom_field(
+                    label=data.get("label", ""), key=data.get("key") or "", type=data.get("type") or "text",
+                    choices=lines,
+                )  # fmt: skip
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error({"choices": "choices_text"}.get(field, field if field in self.fields else None),
+                               errors)  # fmt: skip
+        return data
+
+    def _post_clean(self):
+        pass  # the service validates and saves (save_model); the model's own checks would run twice
+
+
 @admin.register(CustomField)
 class CustomFieldAdmin(ModelAdmin):
+    form = CustomFieldAdminForm
     list_display = ["label", "key", "type", "choices_column", "created_at"]
     search_fields = ["label", "key"]
     list_filter = ["type"]
 
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        try:
+            if change:
+                saved = services.update_custom_field(obj, label=data["label"], choices=data.get("choices", []))
+            else:
+                saved = services.create_custom_field(
+                    label=data["label"], key=data.get("key") or "", type=data["type"],
+                    choices=data.get("choices", []),
+                )  # fmt: skip
+        except ValidationError as exc:  # the form checked all of this; only a race gets here
+            messages.error(request, "; ".join(exc.messages))
+            raise
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
     @display(description=_("Choices"))
     def choices_column(self, obj):
-        return ", ".join(map(str, obj.choices or [])) or "—"
+        return ", ".join(obj.choice_list) or "—"
 
     def get_readonly_fields(self, request, obj=None):
         # Changing a key or type would orphan stored values.

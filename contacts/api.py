@@ -16,6 +16,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from config.hardening import id_field, strict_char_field
+
 from . import services
 from .imports import api as imports_api
 from .models import Contact, ContactList, CustomField, Membership, Tag
@@ -34,9 +36,7 @@ class ContactSerializer(serializers.ModelSerializer):
     phone = serializers.CharField(help_text=_("Any human format; stored in E.164 (default country applies)."))
     # Written as names/ids; read back by to_representation from prefetched rows.
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, write_only=True)
-    lists = serializers.ListField(
-        child=serializers.IntegerField(), required=False, write_only=True, help_text=_("List ids")
-    )
+    lists = serializers.ListField(child=id_field(), required=False, write_only=True, help_text=_("List ids"))
     secondary_phones = serializers.ListField(
         child=serializers.CharField(max_length=40),
         required=False,
@@ -109,7 +109,7 @@ class ContactListSerializer(serializers.ModelSerializer):
 
 
 class MembersSerializer(serializers.Serializer):
-    contacts = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=10000)
+    contacts = serializers.ListField(child=id_field(), allow_empty=False, max_length=10000)
 
 
 class CustomFieldSerializer(serializers.ModelSerializer):
@@ -120,7 +120,7 @@ class CustomFieldSerializer(serializers.ModelSerializer):
         extra_kwargs = {"key": {"required": False}}
 
     choices = serializers.ListField(
-        child=serializers.CharField(max_length=services.MAX_CHOICE_LENGTH),
+        child=strict_char_field(max_length=services.MAX_CHOICE_LENGTH),
         required=False,
         max_length=services.MAX_CHOICES,
         help_text=_("For 'choice' fields: the allowed values."),

@@ -34,8 +34,9 @@ def dashboard_callback(request, context):
         {"title": _("Custom fields"), "value": format_number(CustomField.objects.count()), "url": _url("admin:contacts_customfield_changelist"), "icon": "tune"},
     ]  # fmt: skip
     accounts = []
-    # Balances and health are for Managers (accounts hold credentials and cost money).
-    if apps.is_installed("messaging") and request.user.has_perm("messaging.change_provideraccount"):
+    # Accounts are Manager-only (their names, health and balance included), as in their admin.
+    show_accounts = apps.is_installed("messaging") and request.user.has_perm("messaging.change_provideraccount")
+    if show_accounts:
         ProviderAccount = apps.get_model("messaging", "ProviderAccount")
         for account in ProviderAccount.objects.all()[:10]:
             accounts.append(
@@ -48,7 +49,7 @@ def dashboard_callback(request, context):
                     "url": _account_url(account.pk),
                 }
             )
-    context.update({"cards": cards, "accounts": accounts})
+    context.update({"cards": cards, "accounts": accounts, "show_accounts": show_accounts})
     if apps.is_installed("campaigns") and request.user.has_perm("campaigns.view_campaign"):
         from campaigns.dashboard import overview_context  # issue 10: the messaging overview
 

@@ -28,7 +28,7 @@ def custom_form_field(definition: CustomField) -> forms.Field:
     if definition.type == CustomField.Type.BOOLEAN:
         return forms.BooleanField(label=label, widget=UnfoldBooleanSwitchWidget, **common)
     if definition.type == CustomField.Type.CHOICE:
-        choices = [("", "—"), *[(c, c) for c in definition.choices or []]]
+        choices = [("", "—"), *[(c, c) for c in definition.choice_list]]
         return forms.ChoiceField(label=label, choices=choices, widget=UnfoldAdminSelectWidget, **common)
     return forms.CharField(label=label, widget=UnfoldAdminTextInputWidget, **common)
 

@@ -50,6 +50,14 @@ class CustomField(models.Model):
             self.key = slugify(self.label).replace("-", "_")[:64]
         super().save(*args, **kwargs)
 
+    @property
+    def choice_list(self) -> list[str]:
+        """The allowed values as texts, whatever is stored (a reader never trusts stored data)."""
+        stored = self.choices
+        if not isinstance(stored, list | tuple):
+            return []
+        return [str(c) for c in stored if isinstance(c, str | int | float) and not isinstance(c, bool) and str(c)]
+
     _TRUE = {"1", "true", "yes", "y", "si", "sì", "on", "x"}
     _FALSE = {"0", "false", "no", "n", "off", ""}
 
@@ -103,10 +111,10 @@ class CustomField(models.Model):
             )
         if self.type == self.Type.CHOICE:
             text = str(value).strip()
-            for choice in self.choices or []:
-                if str(choice).lower() == text.lower():
+            for choice in self.choice_list:
+                if choice.lower() == text.lower():
                     return choice
-            allowed = ", ".join(map(str, self.choices or [])) or gettext("none defined")
+            allowed = ", ".join(self.choice_list) or gettext("none defined")
             raise ValidationError(
                 gettext("'%(key)s' must be one of: %(allowed)s; got %(value)r")
                 % {"key": self.key, "allowed": allowed, "value": value}

@@ -19,8 +19,8 @@ EDITOR_MODELS = {
     ("campaigns", None),
     ("automations", "automation"),
 }
-# A Manager may do everything in our apps, plus users and groups.
-MANAGER_EXTRA_APPS = ("auth", "authtoken")
+# A Manager may do everything in our apps, plus users and groups, and lift login lockouts (axes).
+MANAGER_EXTRA_APPS = ("auth", "authtoken", "axes")
 # Actions on these models are not for people, whatever their role.
 READ_ONLY_MODELS = {
     ("messaging", "httplog"),

@@ -105,11 +105,11 @@ def clean_secondary_phones(value, *, country: str | None = None) -> list[str]:
     if not isinstance(value, list | tuple):
         raise ValidationError({"secondary_phones": _("must be a list of phone numbers")})
     if len(value) > MAX_SECONDARY_PHONES:
-        raise ValidationError({"secondary_phones": _("at most %(count)d numbers") % {"count": MAX_SECONDARY_PHONES}})
+        raise ValidationError({"secondary_phones": _("at most %(n)d numbers") % {"n": MAX_SECONDARY_PHONES}})
     phones, errors = [], []
     for raw in value:
         if not isinstance(raw, str | int) or isinstance(raw, bool):
-            errors.append(f"{raw!r} is not a phone number")
+            errors.append(_("%(value)r is not a phone number") % {"value": raw})
             continue
         try:
             phone = normalize_phone(str(raw), country)
@@ -139,7 +139,17 @@ def _check_texts(contact: Contact) -> None:
 
 
 def _resolve_lists(list_ids: Iterable[int] | None) -> list[ContactList]:
-    ids = [int(i) for i in (list_ids or [])]
+    from config.hardening import MAX_ID
+
+    if list_ids is not None and not isinstance(list_ids, list | tuple | set):
+        raise ValidationError({"lists": _("must be a list of list ids")})
+    try:
+        ids = [int(i) for i in (list_ids or [])]
+    except (TypeError, ValueError):
+        raise ValidationError({"lists": _("must be a list of list ids")}) from None
+    out_of_range = [i for i in ids if not 1 <= i <= MAX_ID]
+    if out_of_range:
+        raise ValidationError({"lists": _("no list with id %(ids)s") % {"ids": ", ".join(map(str, out_of_range[:20]))}})
     if not ids:
         return []
     found = {cl.pk: cl for cl in ContactList.objects.filter(pk__in=ids)}
@@ -202,11 +212,11 @@ def clean_choices(value) -> list[str]:
     if not isinstance(value, list | tuple):
         raise ValidationError({"choices": _("must be a list of texts")})
     if len(value) > MAX_CHOICES:
-        raise ValidationError({"choices": _("at most %(count)d choices") % {"count": MAX_CHOICES}})
+        raise ValidationError({"choices": _("at most %(n)d choices") % {"n": MAX_CHOICES}})
     choices, errors = [], []
     for item in value:
         if not isinstance(item, str):
-            errors.append(f"{item!r} is not a text")
+            errors.append(_("%(value)r is not a text") % {"value": item})
             continue
         text = item.strip()
         reason = bad_text_reason(text)
@@ -215,7 +225,7 @@ def clean_choices(value) -> list[str]:
         elif not text:
             errors.append(_("a choice cannot be empty"))
         elif len(text) > MAX_CHOICE_LENGTH:
-            errors.append(f"'{text[:20]}…' is longer than {MAX_CHOICE_LENGTH} characters")
+            errors.append(_("'%(start)s…' is longer than %(n)d characters") % {"start": text[:20], "n": MAX_CHOICE_LENGTH})
         elif text.lower() not in (c.lower() for c in choices):
             choices.append(text)
     if errors:
@@ -234,9 +244,8 @@ def _custom_field_key(key: str, label: str) -> str:
     return key
 
 
-@transaction.atomic
-def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Type.TEXT, choices=None):
-    """A new custom field. The key defaults to the label slugged; a taken or empty key is a ValidationError."""
+def check_new_custom_field(*, label: str, key: str = "", type: str = CustomField.Type.TEXT, choices=None):
+    """(label, key, choices) cleaned for a new field, or a ValidationError by field (forms call it too)."""
     from config.hardening import clean_text
 
     label = (label or "").strip()
@@ -250,6 +259,8 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
             raise ValidationError({"key": _("The key '%(key)s' is already used by another custom field.") % {"key": key}})
     except ValidationError as exc:
         errors.update(exc.message_dict)
+    if type not in CustomField.Type.values:
+        errors["type"] = _("Choose one of: %(types)s.") % {"types": ", ".join(CustomField.Type.values)}
     try:
         choices = clean_choices(choices)
         if type == CustomField.Type.CHOICE and not choices:
@@ -258,8 +269,15 @@ def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Ty
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
+    return label, key, choices
+
+
+@transaction.atomic
+def create_custom_field(*, label: str, key: str = "", type: str = CustomField.Type.TEXT, choices=None):
+    """A new custom field. The key defaults to the label slugged; a taken or empty key is a ValidationError."""
+    label, key, choices = check_new_custom_field(label=label, key=key, type=type, choices=choices)
     field = CustomField(key=key, label=label, type=type, choices=choices)
-    field.full_clean()
+    field.full_clean(validate_unique=False)
     try:
         with transaction.atomic():
             field.save()
@@ -426,7 +444,9 @@ def _save_contact(contact: Contact) -> None:
         other = Contact.objects.filter(phone=contact.phone).exclude(pk=contact.pk).first()
         if other is not None:
             raise DuplicatePhone("phone", contact.phone, other) from None
-        raise ValidationError({"phone": _("%(phone)s was just saved by someone else; try again.") % {"phone": contact.phone}}) from None
+        raise ValidationError(
+            {"phone": _("%(phone)s was just saved by someone else; try again.") % {"phone": contact.phone}}
+        ) from None
 
 
 def _set_opt_out(contact: Contact, opted_out: bool, reason: str = "") -> None:
@@ -517,7 +537,7 @@ def tag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str], *, sourc
 
 def untag_contacts(contacts: QuerySet[Contact], tag_names: Iterable[str]) -> int:
     through = Contact.tags.through
-    deleted, _ = through.objects.filter(
+    deleted, _by_model = through.objects.filter(
         contact_id__in=contacts.values("pk"), tag__name__in=list(tag_names)
     ).delete()
     return deleted
@@ -569,7 +589,7 @@ def remove_from_list(
     ids = _contact_ids(contacts)
     members = Membership.objects.filter(contact_list=contact_list, contact_id__in=ids)
     removed = list(members.values_list("contact_id", flat=True))
-    deleted, _ = members.delete()
+    deleted, _by_model = members.delete()
     record_events(ContactEvent.Kind.LIST_REMOVED, removed, source=source, data=_list_data(contact_list))
     return deleted
 
@@ -577,12 +597,17 @@ def remove_from_list(
 def _contact_ids(contacts) -> list[int]:
     if isinstance(contacts, QuerySet):
         return list(contacts.values_list("pk", flat=True))
+    from config.hardening import MAX_ID
+
     ids = []
     for value in contacts:
         try:
             ids.append(int(value))
         except (TypeError, ValueError):
             raise ValidationError({"contacts": _("'%(value)s' is not a contact id") % {"value": value}}) from None
+    out_of_range = [i for i in ids if not 1 <= i <= MAX_ID]
+    if out_of_range:
+        raise ValidationError({"contacts": _("no contact with id %(ids)s") % {"ids": ", ".join(map(str, out_of_range[:20]))}})
     found = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
     missing = [i for i in ids if i not in found]
     if missing:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
@@ -22,6 +23,7 @@ from unfold.decorators import action, display
 from localization.formatting import format_datetime
 
 from . import services
+from .admin_access import HidesAccountsMixin
 from .forms import MODEL_FIELDS, ProviderAccountForm
 from .models import HttpLog, ProviderAccount
 from .providers.registry import get_registry
@@ -206,9 +208,22 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
 
     @action(description=_("Test connection"), url_path="test-connection", permissions=["change"], icon="lan")
     def test_connection_detail(self, request, object_id):
-        account = get_object_or_404(ProviderAccount, pk=object_id)
-        # Unfold's detail actions are links (GET). Acceptable here: the test only reads at the
-        # provider and records health; it changes nothing staff entered.
+        account = get_object_or_404(ProviderAccount, pk=object_id) if str(object_id).isdigit() else None
+        if account is None:
+            raise Http404
+        # Unfold's detail actions are links (GET): a GET only asks, the POST tests (it records health).
+        if request.method != "POST":
+            return TemplateResponse(
+                request,
+                "admin/messaging/provideraccount/test_connection.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": _("Test the connection of %(name)s") % {"name": account.name},
+                    "account": account,
+                    "opts": self.model._meta,
+                    "original": account,
+                },
+            )
         report(request, account, services.test_connection(account))
         return HttpResponseRedirect(reverse("admin:messaging_provideraccount_change", args=[account.pk]))
 
@@ -246,7 +261,7 @@ class ProviderFilter(DropdownFilter):
 
 
 @admin.register(HttpLog)
-class HttpLogAdmin(ModelAdmin):
+class HttpLogAdmin(HidesAccountsMixin, ModelAdmin):
     list_display = ["method", "path", "status_label", "duration_ms", "account", "created_at"]
     list_filter = [
         ("account", RelatedDropdownFilter),

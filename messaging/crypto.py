@@ -55,6 +55,45 @@ def rotate(token: str) -> str:
     return fernet().rotate(token.encode()).decode()
 
 
+class UnreadableSecrets(dict):
+    """Stands for credentials no configured key decrypts: empty, and it keeps the stored token.
+
+    Loading a row never fails because of a rotated or wrong FIELD_ENCRYPTION_KEY (the dashboard,
+    the account page and the HTTP log keep working); the account says its credentials need
+    re-entering, and using them raises SecretUnreadable. Saving the row unchanged writes the
+    original token back, so a key that was only misconfigured loses nothing.
+    """
+
+    unreadable = True
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+
+
+class UnreadableText(str):
+    """The same for a single encrypted string (the webhook secret): "" that remembers its token."""
+
+    unreadable = True
+    token = ""
+
+    def __new__(cls, token: str):
+        obj = super().__new__(cls, "")
+        obj.token = token
+        return obj
+
+
+def is_unreadable(value) -> bool:
+    return bool(getattr(value, "unreadable", False))
+
+
+def _load_json(token: str):
+    try:
+        return json.loads(decrypt(token))
+    except (SecretUnreadable, ValueError):
+        return UnreadableSecrets(token)
+
+
 class EncryptedJSONField(models.TextField):
     """A dict stored as a Fernet token. Never rendered back in forms or the API."""
 
@@ -63,16 +102,18 @@ class EncryptedJSONField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return {}
-        return json.loads(decrypt(value))
+        return _load_json(value)
 
     def to_python(self, value):
         if isinstance(value, dict):
             return value
         if value in (None, ""):
             return {}
-        return json.loads(decrypt(value))
+        return _load_json(value)
 
     def get_prep_value(self, value):
+        if isinstance(value, UnreadableSecrets):
+            return value.token
         if value in (None, "", {}):
             return ""
         return encrypt(json.dumps(value, sort_keys=True))
@@ -89,12 +130,17 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value in (None, ""):
             return ""
-        return decrypt(value)
+        try:
+            return decrypt(value)
+        except SecretUnreadable:
+            return UnreadableText(value)
 
     def to_python(self, value):
         return value or ""
 
     def get_prep_value(self, value):
+        if isinstance(value, UnreadableText):
+            return value.token
         if not value:
             return ""
         return encrypt(str(value))

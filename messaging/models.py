@@ -75,8 +75,21 @@ class ProviderAccount(models.Model):
         return get_provider_class(self.provider)
 
     def get_provider(self):
-        """A provider instance speaking for this account."""
+        """A provider instance speaking for this account (SecretUnreadable if its secrets are unreadable)."""
+        from .crypto import SecretUnreadable
+
+        if self.secrets_unreadable:
+            raise SecretUnreadable(
+                "The stored credentials cannot be decrypted with the configured FIELD_ENCRYPTION_KEY."
+            )
         return self.provider_class(self)
+
+    @property
+    def secrets_unreadable(self) -> bool:
+        """True when the credentials or webhook secret were encrypted with a key no longer configured."""
+        from .crypto import is_unreadable
+
+        return is_unreadable(self.credentials) or is_unreadable(self.webhook_secret)
 
     @property
     def healthy(self) -> bool:

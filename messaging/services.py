@@ -40,6 +40,56 @@ PLAIN_FIELDS = ("name", "base_url", "is_active", "conflict_policy", "delete_poli
 
 # --- provider lookup and validation ----------------------------------------------------------
 
+MAX_SECRET_LENGTH = 4096
+
+
+def _has_control_chars(text: str) -> bool:
+    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 or 0xD800 <= ord(ch) <= 0xDFFF for ch in text)
+
+
+def redact_secrets(text: str, account: ProviderAccount | None) -> str:
+    """`text` with each of the account's stored secrets (credentials, webhook secret) replaced by [redacted]."""
+    if not text or account is None:
+        return text or ""
+    secrets = [str(v) for v in (account.credentials or {}).values() if v not in (None, "")]
+    if account.webhook_secret:
+        secrets.append(str(account.webhook_secret))
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
+def clean_base_url(value: str) -> str:
+    """An http(s) address without user:password@ (secrets belong in the encrypted credentials)."""
+    from urllib.parse import urlsplit
+
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if _has_control_chars(value):
+        raise ValidationError({"base_url": [_("The address contains a control character.")]})
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 — raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValidationError({"base_url": [_("This is not a valid web address.")]}) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError({"base_url": [_("Use an http:// or https:// address.")]})
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ValidationError(
+            {
+                "base_url": [
+                    _(
+                        "Do not put a user name or password in the address: enter them as credentials, "
+                        "where they are stored encrypted."
+                    )
+                ]
+            }
+        )
+    return value
+
+
 
 def resolve_provider(slug: str) -> type[Provider]:
     """The provider class for `slug`, or a ValidationError naming the installed ones."""
@@ -76,10 +126,26 @@ def clean_credentials(
             }
         )
     merged = {k: v for k, v in (existing or {}).items() if k in fields and v not in (None, "")}
+    problems = []
     for key, value in given.items():
         if value is None or (isinstance(value, str) and value.strip() == ""):
             continue  # blank means "keep what is stored" (forms never show secrets back)
-        merged[key] = value.strip() if isinstance(value, str) else value
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            problems.append(_("%(key)s must be text.") % {"key": key})
+            continue
+        value = str(value).strip()
+        if _has_control_chars(value):
+            # A newline in a key would reach an HTTP header, and the error would quote it.
+            problems.append(
+                _("%(key)s contains a line break or another control character; paste it again.") % {"key": key}
+            )
+            continue
+        if len(value) > MAX_SECRET_LENGTH:
+            problems.append(_("%(key)s is longer than %(n)d characters.") % {"key": key, "n": MAX_SECRET_LENGTH})
+            continue
+        merged[key] = value
+    if problems:
+        raise ValidationError({"credentials": problems})
     missing = [f for f in provider_class.credential_fields if f.required and not merged.get(f.key)]
     if missing:
         raise ValidationError(
@@ -117,11 +183,18 @@ def clean_settings(
             }
         )
     merged = dict(existing or {})
+    problems = []
     for key, value in given.items():
         if value is None or (isinstance(value, str) and value.strip() == ""):
             merged.pop(key, None)
+        elif isinstance(value, str) and (_has_control_chars(value.strip()) or len(value) > MAX_SECRET_LENGTH):
+            problems.append(_("%(key)s contains a control character or is too long.") % {"key": key})
+        elif not isinstance(value, str | int | float | bool):
+            problems.append(_("%(key)s must be a text, a number or yes/no.") % {"key": key})
         else:
             merged[key] = value.strip() if isinstance(value, str) else value
+    if problems:
+        raise ValidationError({"settings": problems})
     missing = [f for f in provider_class.setting_fields if f.required and not merged.get(f.key)]
     if missing:
         raise ValidationError(
@@ -157,11 +230,13 @@ def create_account(
     account = ProviderAccount(
         provider=provider,
         name=(name or "").strip(),
-        base_url=(base_url or "").strip(),
+        base_url=clean_base_url(base_url),
         credentials=clean_credentials(provider_class, credentials),
         settings=clean_settings(provider_class, settings),
         webhook_secret=(webhook_secret or "").strip(),
     )
+    if _has_control_chars(account.webhook_secret):
+        raise ValidationError({"webhook_secret": [_("The secret contains a control character.")]})
     for key, value in options.items():
         if key not in PLAIN_FIELDS:
             raise TypeError(f"create_account() got an unexpected field {key!r}")
@@ -195,6 +270,8 @@ def update_account(
     for key, value in changes.items():
         if key not in PLAIN_FIELDS:
             raise TypeError(f"update_account() got an unexpected field {key!r}")
+        if key == "base_url":
+            value = clean_base_url(value)
         setattr(account, key, value.strip() if isinstance(value, str) else value)
         update_fields.append(key)
     provider_class = resolve_provider(account.provider)
@@ -205,6 +282,8 @@ def update_account(
         account.settings = clean_settings(provider_class, settings, account.settings)
         update_fields.append("settings")
     if webhook_secret:  # blank keeps the stored secret
+        if _has_control_chars(webhook_secret.strip()):
+            raise ValidationError({"webhook_secret": [_("The secret contains a control character.")]})
         account.webhook_secret = webhook_secret.strip()
         update_fields.append("webhook_secret")
     if not update_fields:
@@ -334,8 +413,9 @@ def describe_failure(exc: Exception, account: ProviderAccount) -> ConnectionChec
             status="rejected", http_status=exc.status,
         )  # fmt: skip
     return ConnectionCheck(
-        ok=False, detail=str(exc), status="error", http_status=getattr(exc, "status", None)
-    )
+        ok=False, detail=redact_secrets(_("The connection test failed: %(error)s") % {"error": exc}, account), status="error",
+        http_status=getattr(exc, "status", None),
+    )  # fmt: skip
 
 
 def test_connection(account: ProviderAccount) -> ConnectionCheck:
@@ -388,6 +468,8 @@ def test_connection(account: ProviderAccount) -> ConnectionCheck:
 
 def health_text(account: ProviderAccount) -> str:
     """Health in words: "Healthy", "Not checked yet", "1 failure: …", "3 failures in a row: …"."""
+    if account.secrets_unreadable:
+        return _("Credentials need re-entering: they were saved with an encryption key this server no longer has.")
     failures = account.consecutive_failures
     if failures == 0:
         if account.last_success_at is None:

@@ -71,9 +71,11 @@ schema = _load_schema()
 
 
 @pytest.fixture
-def fuzz_tokens(db, django_user_model):
+def fuzz_tokens(db, django_user_model, settings, tmp_path):
     """One API token per role (anonymous sends none); sample rows so ids 1..n exist."""
     from django.contrib.auth.models import Group
+
+    settings.MEDIA_ROOT = str(tmp_path)  # uploads and exports the fuzzer makes
     from rest_framework.authtoken.models import Token
 
     tokens = {"anonymous": None}

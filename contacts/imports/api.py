@@ -18,6 +18,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+from config.hardening import id_field
+
 from . import exports, services
 from .models import ContactExport, ContactImport
 
@@ -30,7 +32,7 @@ def _drf(exc: DjangoValidationError) -> ValidationError:
 
 class ImportCreateSerializer(serializers.Serializer):
     file = serializers.FileField()
-    list = serializers.IntegerField(required=False, help_text=_("Id of a list to add everyone to"))
+    list = id_field(required=False, help_text=_("Id of a list to add everyone to"))
     list_name = serializers.CharField(
         required=False, max_length=150, help_text=_("A new (or existing) list by name")
     )
@@ -190,8 +192,8 @@ class CanExport(BasePermission):
 
 class ExportCreateSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=["csv", "xlsx", "vcf"], default="csv")
-    ids = serializers.ListField(child=serializers.IntegerField(), required=False)
-    list_id = serializers.IntegerField(required=False)
+    ids = serializers.ListField(child=id_field(), required=False, max_length=100000)
+    list_id = id_field(required=False)
     tag = serializers.CharField(required=False)
     search = serializers.CharField(required=False)
 

@@ -39,9 +39,11 @@ def contacts_for(filters: dict) -> QuerySet[Contact]:
 
     qs = Contact.objects.all()
     if filters.get("ids") is not None:
-        qs = qs.filter(pk__in=[int(i) for i in filters["ids"]])
+        ids = [_id(i) for i in filters["ids"]] if isinstance(filters["ids"], list | tuple) else []
+        qs = qs.filter(pk__in=[i for i in ids if i is not None])
     if filters.get("list_id"):
-        qs = qs.filter(memberships__contact_list_id=int(filters["list_id"]))
+        list_id = _id(filters["list_id"])  # from a URL: ?list_id=abc means no list, not a crash
+        qs = qs.filter(memberships__contact_list_id=list_id) if list_id is not None else qs.none()
     if filters.get("tag"):
         qs = qs.filter(tags__name=filters["tag"])
     if filters.get("search"):
@@ -50,6 +52,16 @@ def contacts_for(filters: dict) -> QuerySet[Contact]:
         if filters.get(flag) in (True, False):
             qs = qs.filter(**{flag: filters[flag]})
     return qs.order_by("pk").distinct()
+
+
+def _id(value) -> int | None:
+    from config.hardening import MAX_ID
+
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 1 <= number <= MAX_ID else None
 
 
 def _rows(qs: QuerySet[Contact], keys: list[str]):
@@ -63,26 +75,46 @@ def _record(contact, tags, lists, keys) -> list:
     for name, _label in BASE_COLUMNS:
         value = getattr(contact, name)
         out.append(value.isoformat() if hasattr(value, "isoformat") else (value or ""))
-    out.append(", ".join(contact.secondary_phones or []))
+    out.append(", ".join(other_phones(contact)))
     out.append(", ".join(tags))
     out.append(", ".join(lists))
     yes = gettext("yes")
     out.append(yes if contact.opted_out else "")
     out.append(yes if contact.blocked else "")
-    fields = contact.fields or {}
+    fields = contact.fields if isinstance(contact.fields, dict) else {}
     out.extend("" if fields.get(k) is None else str(fields.get(k)) for k in keys)
     return out
 
 
+def other_phones(contact) -> list[str]:
+    """The contact's other numbers as text, whatever was stored (readers never trust stored data)."""
+    value = contact.secondary_phones
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        return []
+    return [_phone_text(v) for v in value if isinstance(v, str | int) and not isinstance(v, bool) and _phone_text(v)]
+
+
+def _phone_text(value) -> str:
+    """A phone as it may appear in a file: + and digits only (no CR/LF that would split a vCard)."""
+    text = str(value)
+    return ("+" if text.strip().startswith("+") else "") + "".join(ch for ch in text if ch.isdigit())
+
+
 def headers(keys, labels) -> list[str]:
-    return (
-        [str(h) for _key, h in BASE_COLUMNS]
-        + [
-            gettext("Other phones"), gettext("Tags"), gettext("Lists"),
-            pgettext("contact status", "Opted out"), pgettext("contact status", "Blocked"),
-        ]
-        + [labels[k] for k in keys]
-    )
+    """Column titles; custom-field labels may come from an uploaded file, so they are neutralised too."""
+    return [
+        neutralise(h)
+        for h in (
+            [str(h) for _key, h in BASE_COLUMNS]
+            + [
+                gettext("Other phones"), gettext("Tags"), gettext("Lists"),
+                pgettext("contact status", "Opted out"), pgettext("contact status", "Blocked"),
+            ]
+            + [str(labels[k]) for k in keys]
+        )
+    ]
 
 
 def write_export(qs: QuerySet[Contact], fmt: str, fh, progress=None) -> int:
@@ -110,7 +142,12 @@ def write_export(qs: QuerySet[Contact], fmt: str, fh, progress=None) -> int:
 
         wb = Workbook(write_only=True)
         ws = wb.create_sheet("Contacts")
-        ws.append(headers(keys, labels))
+        header_cells = []
+        for title in headers(keys, labels):
+            cell = WriteOnlyCell(ws, value=title)
+            cell.data_type = "s"  # a label like =HYPERLINK(…) stays text
+            header_cells.append(cell)
+        ws.append(header_cells)
         for contact, tags, lists in _rows(qs, keys):
             row = []
             for value in _record(contact, tags, lists, keys):
@@ -137,7 +174,7 @@ def write_export(qs: QuerySet[Contact], fmt: str, fh, progress=None) -> int:
 def _esc(value) -> str:
     return (
         str(value or "").replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\r\n", "\\n")
-    ).replace("\n", "\\n")
+    ).replace("\n", "\\n").replace("\r", "\\n")
 
 
 def _fold(line: str) -> str:
@@ -164,12 +201,12 @@ def vcard(contact: Contact, tags=()) -> str:
     lines.append(f"FN:{_esc(full)}")
     if contact.company:
         lines.append(f"ORG:{_esc(contact.company)}")
-    lines.append(f"TEL;TYPE=CELL,PREF:{contact.phone}")
-    for phone in contact.secondary_phones or []:
+    lines.append(f"TEL;TYPE=CELL,PREF:{_phone_text(contact.phone)}")
+    for phone in other_phones(contact):
         lines.append(f"TEL;TYPE=VOICE:{phone}")
     if contact.email:
         lines.append(f"EMAIL;TYPE=INTERNET:{_esc(contact.email)}")
-    if contact.birth_date:
+    if contact.birth_date and hasattr(contact.birth_date, "isoformat"):
         lines.append(f"BDAY:{contact.birth_date.isoformat()}")
     if any((contact.address, contact.city, contact.province, contact.postal_code, contact.country)):
         adr = ";".join(

@@ -21,7 +21,9 @@ _YMD = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 DATE_FAST = re.compile(r"^(\d{1,2}[/.-]\d{1,2}[/.-]\d{4}|\d{4}-\d{1,2}-\d{1,2})$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBERISH = re.compile(r"^[+-]?[\d\s().,/-]+$")
+# Only a plain number or an E.164 phone starts with + or - and is still data: "-2-3" or "-(1)"
+# would be computed by Excel, so they are neutralised like any formula.
+_NUMBERISH = re.compile(r"^[+-]?\d+(?:[.,]\d+)?$")
 _PHONE_PUNCT = str.maketrans("", "", " -.()/\u00a0")
 
 # What exporters write in a cell that is empty: Outlook's "0/0/00" dates and "Unspecified"

@@ -31,11 +31,12 @@ def contact_changes(contact, row: Row, mode: str) -> dict:
         if old != new:
             changes[key] = new
     if row.fields:
-        current = contact.fields or {}
+        current = contact.fields if isinstance(contact.fields, dict) else {}
         merged = {**row.fields, **current} if mode == "fill" else {**current, **row.fields}
         if merged != current:
             changes["fields"] = merged
-    current = list(contact.secondary_phones or [])
+    stored = contact.secondary_phones  # never trust stored data to be a list of texts (issue 8)
+    current = [p for p in stored if isinstance(p, str)] if isinstance(stored, list) else []
     extra = [p for p in row.secondary if p not in current and p != contact.phone]
     if extra:
         changes["secondary_phones"] = current + extra

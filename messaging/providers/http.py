@@ -362,6 +362,16 @@ class HttpClient:
                     self.sleep(self._delay(attempt, None))
                     continue
                 raise error from None
+            except (requests.RequestException, ValueError) as exc:
+                # InvalidHeader, InvalidURL, …: the request never left. Their text can quote a header
+                # value (an API key), so only the exception's type is kept, never its message.
+                error = Unavailable(
+                    f"{self._name()} request could not be sent ({type(exc).__name__}): check the "
+                    "account's address and credentials",
+                    provider=self.provider, method=method, path=path,
+                )  # fmt: skip
+                self._record(method, url, params, json_body or data, None, started, str(error))
+                raise error from None
 
             self._record(method, url, params, json_body or data, response, started, "")
             status = response.status_code
@@ -447,7 +457,8 @@ class HttpClient:
             return "connection refused"
         if "Name or service not known" in text or "nodename nor servname" in text:
             return "host name not found"
-        return text[:200]
+        # Our words only: a library's message may quote the URL or a header.
+        return f"connection failed ({type(exc).__name__})"
 
     def _throttle(self, bucket: str) -> None:
         for limit in self.rate_limits:

@@ -21,6 +21,7 @@ from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
 from contacts.models import ContactList
+from messaging.admin_access import HidesAccountsMixin
 from messaging.models import ProviderAccount
 from messaging.providers.base import Op
 
@@ -51,7 +52,7 @@ def _count_label(name: str) -> str:
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(ModelAdmin):
+class SyncRunAdmin(HidesAccountsMixin, ModelAdmin):
     list_display = [
         "id", "account", "resource", "direction", "trigger", "status_label", "pulled", "created", "updated",
         "unchanged", "pushed", "deleted", "conflicts", "errors", "created_at",
@@ -163,7 +164,7 @@ class SyncRunAdmin(ModelAdmin):
 
 
 @admin.register(SyncConflict)
-class SyncConflictAdmin(ModelAdmin):
+class SyncConflictAdmin(HidesAccountsMixin, ModelAdmin):
     list_display = ["id", "account", "kind", "record", "status", "created_at", "resolved_by"]
     list_filter = ["status", "kind", "account"]
     list_select_related = ["account", "contact", "contact_list", "resolved_by"]

@@ -193,9 +193,8 @@ class SyncRun(models.Model):
         indexes = [models.Index(fields=["account", "resource", "-created_at"], name="syncrun_account_idx")]
 
     def __str__(self):
-        return gettext("Sync #%(id)s of %(account)s (%(resource)s)") % {
-            "id": self.pk, "account": self.account, "resource": self.get_resource_display().lower()
-        }
+        # No account name: runs are readable by Viewers, accounts by Managers only (issue 8).
+        return gettext("Sync #%(id)s (%(resource)s)") % {"id": self.pk, "resource": self.get_resource_display().lower()}
 
     @property
     def correlation(self) -> str:

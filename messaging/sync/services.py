@@ -140,6 +140,23 @@ def prepare_run(account, resource="all", direction="both", trigger="api", user=N
     return run, False
 
 
+def describe_sync_failure(exc: Exception, account=None) -> str:
+    """What staff read on a failed run: our words plus the provider's message, with every stored
+    secret of the account blanked out (a library's message can quote a header holding one)."""
+    from messaging.crypto import SecretUnreadable
+    from messaging.providers.errors import ProviderError
+    from messaging.services import redact_secrets
+
+    if isinstance(exc, SecretUnreadable):
+        from django.utils.translation import gettext
+
+        return gettext(
+            "The account's credentials need re-entering (saved with an encryption key this server no longer has)."
+        )
+    text = str(exc.message) if isinstance(exc, ProviderError) else (str(exc) or type(exc).__name__)
+    return redact_secrets(text, account)[:2000]
+
+
 def start_sync(account, resource="all", direction="both", trigger="api", user=None) -> tuple[SyncRun, bool]:
     """Queue a sync on the "sync" Celery queue; returns (run, started).
 
@@ -207,8 +224,8 @@ def execute_run(run: SyncRun, *, provider=None, raise_busy: bool = False) -> Syn
             run.error = ""
             run.attempts += 1
             run.save(update_fields=["status", "started_at", "finished_at", "error", "attempts"])
-            provider = provider or account.get_provider()
             try:
+                provider = provider or account.get_provider()
                 with correlate(run.correlation):
                     SyncEngine(run, provider, heartbeat=heartbeat).execute()
             except Exception as exc:
@@ -216,7 +233,7 @@ def execute_run(run: SyncRun, *, provider=None, raise_busy: bool = False) -> Syn
                 # Counts of a batch whose transaction rolled back must not be kept.
                 run.refresh_from_db(fields=[*SyncRun.COUNTS, "cursor"])
                 run.status = SyncRun.Status.FAILED
-                run.error = f"{type(exc).__name__}: {exc}"[:2000] if not str(exc) else str(exc)[:2000]
+                run.error = describe_sync_failure(exc, account)
                 run.finished_at = timezone.now()
                 run.save(update_fields=["status", "error", "finished_at"])
                 return run

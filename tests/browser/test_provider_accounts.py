@@ -28,6 +28,7 @@ def test_manager_adds_a_sandbox_account_and_tests_it(live_server, admin_login, m
     assert account.provider == "sandbox"
 
     page.get_by_role("link", name=re.compile("Test connection")).click()
+    page.get_by_role("button", name="Test connection now").click()  # the GET only asks (issue 8)
     expect(page.get_by_text("Demo sandbox: Connected — sandbox (no real messages are sent)")).to_be_visible()
     expect(page.get_by_text("Healthy").first).to_be_visible()
     expect(page.get_by_text("Send: RCS, SMS, Voice, WhatsApp")).to_be_visible()
@@ -60,6 +61,7 @@ def test_manager_adds_a_spoki_account_pointing_at_the_fake(live_server, admin_lo
     expect(page.get_by_text("•••• set — leave blank to keep").first).to_be_visible()
 
     page.get_by_role("link", name=re.compile("Test connection")).click()
+    page.get_by_role("button", name="Test connection now").click()  # the GET only asks (issue 8)
     expect(page.get_by_text(re.compile(r"Spoki Italy: Connected"))).to_be_visible()
     account = ProviderAccount.objects.get(name="Spoki Italy")
     assert account.credentials == {"api_key": "spoki-browser-key"} and account.last_success_at is not None

@@ -82,11 +82,15 @@ def test_key_rotation_with_two_keys(keyed, settings):
 
 
 def test_a_secret_no_configured_key_opens_reads_as_a_clear_failure(keyed, settings):
+    """Issue 8: a rotated/wrong key must not make the account unloadable; using it says why."""
     settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
     from messaging.crypto import SecretUnreadable
 
+    account = ProviderAccount.objects.get(pk=keyed.pk)
+    assert account.secrets_unreadable and account.credential_keys() == []
     with pytest.raises(SecretUnreadable):
-        ProviderAccount.objects.get(pk=keyed.pk)
+        account.get_provider()
+    assert "re-enter" in services.health_text(account)
 
 
 # --- services: validation --------------------------------------------------------------------------
@@ -365,7 +369,12 @@ def test_admin_edit_with_blank_secrets_keeps_them(manager_client, keyed):
 
 def test_admin_test_connection_button_and_bulk_action(manager_client, keyed, fake):
     url = reverse("admin:messaging_provideraccount_test_connection_detail", args=[keyed.pk])
-    followed = manager_client.get(url, follow=True)
+    # Issue 8: a GET only asks (nothing is recorded); the POST tests.
+    asked = manager_client.get(url)
+    assert asked.status_code == 200 and "Test connection now" in asked.content.decode()
+    keyed.refresh_from_db()
+    assert keyed.last_success_at is None and not HttpLog.objects.exists()
+    followed = manager_client.post(url, follow=True)
     assert "Keyed main: Connected — credit €150.50" in followed.content.decode()
 
     fake.fake.api_key = "changed"

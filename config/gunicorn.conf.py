@@ -1,0 +1,19 @@
+"""gunicorn settings for production: `gunicorn -c config/gunicorn.conf.py config.wsgi`.
+
+The request time limit comes from REQUEST_TIME_LIMIT_SECONDS (the same variable Django's
+settings read): a request still running after it is killed and its worker replaced, so no
+request can hold a worker for longer. Headers are bounded so an oversized request is refused
+before Django sees it.
+"""
+
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+timeout = int(os.environ.get("REQUEST_TIME_LIMIT_SECONDS", "30"))
+graceful_timeout = 10
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+max_requests = 2000  # recycle workers now and then: a slow leak never grows a process for long
+max_requests_jitter = 200
