@@ -185,9 +185,9 @@ def register(router):
     """Add this app's viewsets to the project router."""
     router.register("provider-accounts", ProviderAccountViewSet, basename="provider-account")
     router.register("providers", ProviderViewSet, basename="provider")
-    from .webhooks.api import register as register_webhooks
-
-    register_webhooks(router)
     from .templating import api as templating_api  # issue 9: /api/templates/
 
     templating_api.register(router)
+    from .webhooks.api import register as register_webhooks
+
+    register_webhooks(router)

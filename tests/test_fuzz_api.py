@@ -111,6 +111,9 @@ def _seed(user):
     start_sync(account, "contacts", "pull", trigger="api", user=user)
     exports.start_export("csv", {}, user=user)
     services.create_list("Fuzz list")
+    from messaging.templating.demo import seed_demo_templates  # issue 9: templates for detail routes
+
+    seed_demo_templates(account)
 
 
 @schema.parametrize()

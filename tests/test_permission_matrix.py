@@ -181,13 +181,24 @@ MESSAGING = {
     "sync-run-detail": Row(get=READ, post=NOBODY, model="messaging.syncrun"),
 }
 
+TEMPLATES = {  # issue 9
+    **model_admin_rows("messaging", "messagetemplate"),
+    "admin:messaging_messagetemplate_preview": Row(get=NOBODY, post=READ),
+    "admin:messaging_messagetemplate_submit": Row(get=NOBODY, post=EDIT, model="messaging.messagetemplate"),
+    "admin:messaging_messagetemplate_statuses": Row(get=READ, post=READ, model="messaging.messagetemplate"),
+    "admin:messaging_messagetemplate_sync": Row(get=NOBODY, post=EDIT, model="messaging.messagetemplate"),
+    **api_rows("messagetemplate", "messaging.messagetemplate"),
+    "messagetemplate-submit": Row(get=NOBODY, post=EDIT, model="messaging.messagetemplate"),
+    "messagetemplate-sync-now": Row(get=NOBODY, post=EDIT, model="messaging.messagetemplate"),
+}
+
 API_SITE = {
     "api-root": Row(get=STAFF, post=NOBODY),
     "schema": Row(get=STAFF, post=NOBODY),  # SWITCHBOARD_API_SCHEMA_PUBLIC=false (the default)
     "api-docs": Row(get=STAFF, post=NOBODY),
 }
 
-MATRIX: dict[str, Row] = {**ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **API_SITE}
+MATRIX: dict[str, Row] = {**ADMIN_SITE, **AUTH, **AXES, **BEAT, **CONTACTS, **MESSAGING, **TEMPLATES, **API_SITE}
 
 
 # --- sample rows ---------------------------------------------------------------------------------
@@ -254,6 +265,9 @@ SAMPLES = {
     "messaging.syncconflict": _sample_conflict,
     "messaging.httplog": lambda users: apps.get_model("messaging", "httplog").objects.create(
         provider="sandbox", method="GET", host="sandbox.local", path="/x"
+    ),
+    "messaging.messagetemplate": lambda users: apps.get_model("messaging", "messagetemplate").objects.create(
+        name="matrix_template", category="marketing", body="Ciao {{name}}, a presto.", samples={"name": "Ada"}
     ),
     "auth.user": lambda users: users[VIEWER],
     # The token admin's object id is the user's id.

@@ -451,7 +451,7 @@ def _commit_once(
         if writer is not None:
             created, updated, unchanged = writer.write(rows, options.update_mode, batch.primary_copy)
             # Rows whose phone an earlier batch already wrote: merge into that contact.
-            writer.write(list(batch.dups.values()), "fill", batch.dups_copy)
+            writer.write(list(batch.dups.values()), "fill", batch.dups_copy, existing=True)
         else:
             created, updated, unchanged = _classify(rows, options.update_mode)
         counts.created += created

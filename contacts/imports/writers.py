@@ -52,8 +52,11 @@ class Writer:
         self.tag_ids = [t.pk for t in _tags(options.tags)]
         self._tag_cache: dict[str, int] = {}
 
-    def write(self, rows: list[Row], mode: str, copy_data: bytes | None = None) -> tuple[int, int, int]:
-        """Upsert rows (distinct phones); returns (created, updated, unchanged). copy_data: PostgreSQL only."""
+    def write(
+        self, rows: list[Row], mode: str, copy_data: bytes | None = None, *, existing: bool = False
+    ) -> tuple[int, int, int]:
+        """Upsert rows (distinct phones); returns (created, updated, unchanged). copy_data: PostgreSQL
+        only; existing: the rows' phones are known to be in the book already (merges of duplicates)."""
         if not rows:
             return 0, 0, 0
         existing = {
@@ -139,6 +142,7 @@ class PostgresWriter(Writer):
     table and one INSERT … ON CONFLICT (psycopg 3)."""
 
     TEMP = "sb_import_batch"
+    last_copied = False  # the previous batch went in by plain COPY
 
     def __init__(self, options: Options):
         super().__init__(options)
@@ -189,7 +193,9 @@ class PostgresWriter(Writer):
             + f"DO UPDATE SET {sets}, updated_at = now() WHERE ROW({new}) IS DISTINCT FROM ROW({old}) RETURNING (xmax = 0), c.id, c.phone"
         )
 
-    def write(self, rows: list[Row], mode: str, copy_data: bytes | None = None) -> tuple[int, int, int]:
+    def write(
+        self, rows: list[Row], mode: str, copy_data: bytes | None = None, *, existing: bool = False
+    ) -> tuple[int, int, int]:
         if not rows:
             return 0, 0, 0
         if copy_data is None:
@@ -199,7 +205,11 @@ class PostgresWriter(Writer):
             # last batches but never split them from their progress record, so waiting for each
             # commit's WAL flush buys nothing.
             cursor.execute("SET LOCAL synchronous_commit = off")
-            if not self._any_exist(cursor, rows):
+            # After a batch that went in by plain COPY the next one most likely will too (a new
+            # book, a file of new contacts): try it at once rather than look its phones up first.
+            if existing:
+                return self._upsert(cursor, rows, mode, copy_data)
+            if self.last_copied or not self._any_exist(cursor, rows):
                 # Nothing can conflict: plain COPY of the contacts (ids drawn from their sequence)
                 # and of their links, which cannot exist yet. A concurrent import may still
                 # create one of these phones first; then this savepoint rolls back and the
@@ -208,9 +218,11 @@ class PostgresWriter(Writer):
                     with transaction.atomic():
                         self._copy_new(cursor, rows, copy_data)
                     self._keep_statistics_fresh(cursor, len(rows))
+                    self.last_copied = True
                     return len(rows), 0, 0
                 except (IntegrityError, psycopg.IntegrityError):  # raw COPY errors are psycopg's own
                     pass
+            self.last_copied = False
             return self._upsert(cursor, rows, mode, copy_data)
 
     def _any_exist(self, cursor, rows) -> bool:

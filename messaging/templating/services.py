@@ -221,6 +221,15 @@ def push_template(
         return _outcome(account, None, False, _("%(account)s cannot hold %(kind)s templates.") % {
             "account": account, "kind": template.get_kind_display()})  # fmt: skip
     link, _created = TemplateLink.objects.get_or_create(template=template, account=account)
+    if link.remote_id and link.status in (TemplateLink.Status.PENDING, TemplateLink.Status.APPROVED):
+        from messaging.sync.models import RemoteLink
+
+        synced = RemoteLink.objects.filter(account=account, template=template).values_list(
+            "fingerprint", flat=True
+        )
+        if content_fingerprint(template) in synced:
+            # Submitting again what is already there would only send an approved template back to review.
+            return _outcome(account, link, True, _("Already submitted; nothing changed since."))
     record, order = outgoing(template, provider, link.remote_id)
     now = timezone.now()
     try:

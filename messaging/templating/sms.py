@@ -4,7 +4,8 @@ GSM 03.38: the basic table costs one septet per character, the extension table
 (`\\f ^ { } \\ [ ~ ] | €`) two (escape + character). One character outside both
 switches the whole message to UCS-2, where each UTF-16 code unit costs one (an emoji
 outside the BMP costs two). One part holds 160 septets / 70 units; a longer message is
-split into parts of 153 / 67 (the rest is the concatenation header).
+split into parts of 153 / 67 (the rest is the concatenation header); a two-unit character
+never straddles a part boundary, so it may start a new part early.
 """
 
 from __future__ import annotations
@@ -53,12 +54,19 @@ def count_sms(text: str) -> SmsCount:
         units = len(text.encode("utf-16-le")) // 2
     single, multi = LIMITS[encoding]
     if units == 0:
-        parts, per_part = 0, single
+        parts, per_part, remaining = 0, single, single
     elif units <= single:
-        parts, per_part = 1, single
+        parts, per_part, remaining = 1, single, single - units
     else:
-        parts, per_part = -(-units // multi), multi
-    remaining = parts * per_part - units if parts else single
+        # Concatenated parts: a character never straddles two parts (an escape + extension
+        # character, or a UTF-16 surrogate pair, moves whole to the next part).
+        parts, used, per_part = 1, 0, multi
+        for c in text:
+            width = (2 if c in GSM7_EXTENSION else 1) if encoding == GSM7 else len(c.encode("utf-16-le")) // 2
+            if used + width > multi:
+                parts, used = parts + 1, 0
+            used += width
+        remaining = multi - used
     double = tuple(sorted({c for c in text if c in GSM7_EXTENSION}))
     non_gsm = tuple(dict.fromkeys(c for c in text if c not in GSM7_BASIC and c not in GSM7_EXTENSION))
     return SmsCount(len(text), encoding, units, parts, per_part, remaining, double, non_gsm)

@@ -274,11 +274,11 @@ def test_resume_after_a_crash_neither_loses_nor_doubles(media, tmp_path, setting
     real_write = writer_class.write
     calls = {"n": 0}
 
-    def crashing(self, rows, mode, copy_data=None):
+    def crashing(self, rows, mode, copy_data=None, **kwargs):
         calls["n"] += 1
         if calls["n"] == 7:  # the 4th batch (each batch writes primaries and merges)
             raise ConnectionError("worker killed")
-        return real_write(self, rows, mode, copy_data)
+        return real_write(self, rows, mode, copy_data, **kwargs)
 
     monkeypatch.setattr(writer_class, "write", crashing)
     with pytest.raises(ConnectionError):

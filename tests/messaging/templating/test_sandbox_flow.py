@@ -145,3 +145,13 @@ def test_demo_templates_are_approved_on_the_sandbox_and_idempotent(sandbox_accou
         "offerta_da_rifiutare": "rejected", "rcs_benvenuto": "approved",
     }  # fmt: skip
     assert seed_demo_templates(sandbox_account) == 0
+
+
+def test_submitting_again_without_changes_does_not_reopen_the_review(sandbox_account, make_template):
+    template = make_template()
+    services.submit_template(template, [sandbox_account])
+    services.sync_template_now(template)
+    assert TemplateLink.objects.get().status == "approved"
+    [again] = services.submit_template(template, [sandbox_account])
+    assert again["ok"] and again["status"] == "approved" and "nothing changed" in again["detail"]
+    assert TemplateLink.objects.get().status == "approved"

@@ -41,3 +41,13 @@ def test_remaining_and_what_forced_the_switch():
     assert gsm.double == ("[", "]", "€")
     assert gsm.units == len("Prezzo 10€ [promo]") + 3
     assert count_sms("a" * 200).per_part == 153
+
+
+def test_a_double_character_never_straddles_two_parts():
+    # 152 + 2 does not fit in 153: "€" moves whole to part 2, which then overflows into part 3.
+    text = "a" * 152 + "€" + "a" * 152
+    count = count_sms(text)
+    assert (count.units, count.parts) == (306, 3)
+    assert count.remaining == 153 - 1
+    emoji = "a" * 66 + "😀" + "a" * 66  # the surrogate pair cannot be split either
+    assert count_sms(emoji).parts == 3 and count_sms("a" * 68 + "😀").parts == 1 and count_sms("a" * 69 + "😀").parts == 2
