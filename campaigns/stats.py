@@ -12,6 +12,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.db.models import Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from messaging.message_models import MessageStat
@@ -146,8 +147,11 @@ def overview(start: dt.date, end: dt.date) -> dict:
         MessageStat.objects.filter(
             hour__gte=lo, hour__lt=hi, metric__in=["created", "cohort_delivered", "cohort_read"]
         )
-        .values("hour", "channel", "account_id", "metric")
+        # Grouped by local day in the database: one row per day, channel, account and metric.
+        .annotate(day=TruncDate("hour", tzinfo=tz))
+        .values("day", "channel", "account_id", "metric")
         .annotate(n=Sum("count"))
+        .order_by()
     )
     days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
     index = {d: i for i, d in enumerate(days)}
@@ -155,7 +159,7 @@ def overview(start: dt.date, end: dt.date) -> dict:
     by_account: dict[int, list[int]] = defaultdict(lambda: [0] * len(days))
     created, delivered, read = [0] * len(days), [0] * len(days), [0] * len(days)
     for row in rows:
-        i = index.get(row["hour"].astimezone(tz).date())
+        i = index.get(row["day"])
         if i is None:
             continue
         if row["metric"] == "created":

@@ -12,12 +12,13 @@ Campaigns (campaigns.services.fanout) and automations (`send_message`) both send
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import uuid
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +26,14 @@ from .message_models import Message
 from .providers.base import DeliveryUpdate, OutboundMessage, SendResult
 from .providers.errors import AuthError, NotSupported, ProviderError, RateLimited, Rejected
 from .stats import StatDeltas
-from .status import Outcome, add_price, apply_delivery_update, record_status_event, transition
+from .status import (
+    Outcome,
+    add_price,
+    apply_delivery_update,
+    record_status_event,
+    record_status_events,
+    transition,
+)
 
 logger = logging.getLogger("switchboard.messaging")
 
@@ -153,6 +161,80 @@ def _record_result(message: Message, result: SendResult, report: DispatchReport)
     message.status = locked.status
 
 
+def save_grouped(rows: list[Message], fields: list[str]) -> None:
+    """Save many rows' `fields` with one UPDATE per distinct set of values.
+
+    A batch call's rows usually share everything but their id (same status, time, history
+    entry, and for Spryng even the provider id), so this is one or a few statements; Django's
+    bulk_update builds a CASE per row and field and costs more than the calls it records.
+    """
+    shared = [f for f in fields if f != "provider_message_id"]
+    groups: dict[str, tuple[dict, list[Message]]] = {}
+    for row in rows:
+        values = {f: getattr(row, f) for f in shared}
+        key = json.dumps(values, sort_keys=True, default=str)
+        groups.setdefault(key, (values, []))[1].append(row)
+    for values, members in groups.values():
+        ids = {m.provider_message_id for m in members}
+        if "provider_message_id" in fields and len(ids) == 1:
+            values = {**values, "provider_message_id": members[0].provider_message_id}
+        Message.objects.filter(pk__in=[m.pk for m in members]).update(**values)
+        if "provider_message_id" in fields and len(ids) > 1:
+            _set_provider_ids(members)
+
+
+def _set_provider_ids(members: list[Message]) -> None:
+    """One UPDATE … FROM (VALUES …) for rows that each got their own provider id."""
+    table = Message._meta.db_table
+    rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS varchar(200)))"] * len(members))
+    params = [v for m in members for v in (m.pk, m.provider_message_id)]
+    with connection.cursor() as cursor:
+        # A CTE rather than UPDATE … FROM (VALUES) AS v(…): SQLite has no column list on the alias.
+        cursor.execute(
+            f"WITH v(id, pid) AS (VALUES {rows}) UPDATE {table} SET provider_message_id = "  # noqa: S608
+            f"(SELECT v.pid FROM v WHERE v.id = {table}.id) WHERE id IN (SELECT v.id FROM v)",
+            params,
+        )
+
+
+def _record_results(pairs: list[tuple[Message, SendResult]], report: DispatchReport) -> None:
+    """The outcome of one batch call, for all its messages in one transaction (a few statements)."""
+    with transaction.atomic():
+        locked = {
+            m.pk: m for m in Message.objects.select_for_update().filter(pk__in=[m.pk for m, _ in pairs])
+        }
+        deltas = StatDeltas()
+        now = timezone.now()
+        changed, fields, reached = [], {"updated_at"}, []
+        for message, result in pairs:
+            row = locked[message.pk]
+            force = row.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
+            if result.accepted:
+                status = result.status if result.status in ("sent", "delivered", "read") else "sent"
+                outcome, touched = transition(row, status, at=now, source="send", deltas=deltas, force=force)
+                report.sent += 1
+            else:
+                outcome, touched = transition(row, Message.Status.FAILED, at=now, source="send", deltas=deltas,
+                                              force=force, error_code="rejected",
+                                              error_message=result.error or _("Refused by the provider"))  # fmt: skip
+                report.failed += 1
+            if result.remote_id:
+                row.provider_message_id = result.remote_id[:200]
+                touched.append("provider_message_id")
+            touched += add_price(row, result.price, result.currency, deltas, at=now)
+            if touched:
+                row.updated_at = now
+                fields.update(touched)
+                changed.append(row)
+            if outcome == Outcome.APPLIED:
+                reached.append(row)
+            message.status = row.status
+        if changed:
+            save_grouped(changed, sorted(fields))
+        deltas.flush()
+        record_status_events(reached)
+
+
 def _record_failure(message: Message, exc: ProviderError, report: DispatchReport) -> None:
     """A call that raised. Refused → failed; rate-limited → back in the queue; otherwise uncertain."""
     if isinstance(exc, RateLimited):
@@ -255,8 +337,12 @@ def _dispatch_chunk(provider, chunk: list[Message], report: DispatchReport) -> N
         for m in chunk:
             _record_failure(m, exc, report)
         return
-    for m, result in zip(chunk, results, strict=False):
-        _record_result(m, result, report)
+    pairs = list(zip(chunk, results, strict=False))
+    if len(pairs) > 1:
+        _record_results(pairs, report)
+    else:
+        for m, result in pairs:
+            _record_result(m, result, report)
     for m in chunk[len(results) :]:
         resolve_uncertain(m, report=report)
 

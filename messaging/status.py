@@ -224,6 +224,29 @@ def record_status_event(message: Message, status: str) -> None:
     )
 
 
+def record_status_events(messages: list[Message]) -> None:
+    """record_status_event for many messages in one INSERT (the batch path of the sending service)."""
+    rows = [m for m in messages if m.contact_id]
+    if not rows:
+        return
+    try:
+        from contacts.events import ContactEvent
+    except ImportError:
+        return
+    ContactEvent.objects.bulk_create(
+        [
+            ContactEvent(
+                kind="message_status", contact_id=m.contact_id,
+                source="campaign" if m.campaign_id else (m.source or "message"),
+                data={"message_id": m.pk, "status": m.status, "campaign_id": m.campaign_id, "channel": m.channel},
+                dedupe_key=f"message_status:{m.pk}:{m.status}",
+            )
+            for m in rows
+        ],
+        ignore_conflicts=True,  # the (kind, contact, dedupe_key) constraint: seen before, dropped
+    )  # fmt: skip
+
+
 def mark_replied(account, contact, *, at: dt.datetime | None = None, within_days: int = 7) -> Message | None:
     """A contact wrote back: mark the latest campaign message we sent them on this account as replied.
 

@@ -24,14 +24,14 @@ from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from phonenumbers import timezone as phone_timezone
 
 from messaging.message_models import Message
-from messaging.sending import count_new_messages, dispatch, resolve_stale_dispatches
+from messaging.sending import dispatch, resolve_stale_dispatches
 from messaging.stats import StatDeltas
 
 from ..models import Campaign
@@ -77,7 +77,12 @@ def frequency_capped(contact_ids_qs) -> set[int]:
 
 
 def materialize_recipients(campaign: Campaign) -> int:
-    """Write every recipient's message row (idempotent: a second call writes nothing)."""
+    """Write every recipient's message row (idempotent: a second call writes nothing).
+
+    One transaction: rows, counters and the audience count commit together, so the funnel
+    adds up from the first moment anyone can see the campaign sending. On PostgreSQL the
+    rows go in with COPY (100,000 in seconds); elsewhere with bulk_create.
+    """
     if Message.objects.filter(campaign=campaign).exists():
         return 0
     audience = compute_audience(campaign)
@@ -86,29 +91,38 @@ def materialize_recipients(campaign: Campaign) -> int:
     fields = ["pk", "phone", "first_name", "last_name", "email", "language", "gender", "company", "address",
               "city", "province", "postal_code", "country", "fields"]  # fmt: skip
     now = timezone.now()
-    written = 0
+    held_reason = _("Held back: the contact reached the frequency cap.")
+    writer = _CopyWriter(now) if connection.vendor == "postgresql" else _OrmWriter(now)
+    counts = {"queued": 0, "skipped": 0}
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if Message.objects.filter(campaign=campaign).exists():
             return 0
-        batch: list[Message] = []
+        last = 0
+        while True:
+            # Keyset pages, fully fetched before writing: COPY needs the connection to itself.
+            page = list(contacts.filter(pk__gt=last).only(*fields)[:WRITE_BATCH])
+            if not page:
+                break
+            last = page[-1].pk
+            for contact in page:
+                skipped = contact.pk in held
+                counts["skipped" if skipped else "queued"] += 1
+                writer.add({
+                    "account_id": campaign.account_id, "campaign_id": campaign.pk, "contact_id": contact.pk,
+                    "phone": contact.phone, "channel": campaign.channel, "sender": campaign.sender,
+                    "status": Message.Status.SKIPPED if skipped else Message.Status.QUEUED,
+                    "error_message": held_reason if skipped else "", "is_marketing": True, "source": "campaign",
+                    "reference": reference_for(campaign.pk, contact.pk), **render_for(campaign, contact),
+                })  # fmt: skip
+            writer.close()
+        written = counts["queued"] + counts["skipped"]
         deltas = StatDeltas()
-        for contact in contacts.only(*fields).iterator(chunk_size=WRITE_BATCH):
-            skipped = contact.pk in held
-            batch.append(
-                Message(
-                    account_id=campaign.account_id, campaign_id=campaign.pk, contact_id=contact.pk,
-                    phone=contact.phone, channel=campaign.channel, sender=campaign.sender,
-                    status=Message.Status.SKIPPED if skipped else Message.Status.QUEUED,
-                    error_message=_("Held back: the contact reached the frequency cap.") if skipped else "",
-                    is_marketing=True, source="campaign", reference=reference_for(campaign.pk, contact.pk),
-                    created_at=now, **render_for(campaign, contact),
-                )
-            )  # fmt: skip
-            if len(batch) >= WRITE_BATCH:
-                written += _write(batch, deltas)
-                batch = []
-        written += _write(batch, deltas)
+        probe = Message(campaign_id=campaign.pk, account_id=campaign.account_id, channel=campaign.channel)
+        deltas.add(probe, "created", written, at=now)
+        for level, n in counts.items():
+            if n:
+                deltas.add(probe, level, n, at=now)
         deltas.flush()
         locked.audience_count = written
         locked.excluded_counts = {**audience.excluded, "frequency_cap": len(held)}
@@ -118,12 +132,43 @@ def materialize_recipients(campaign: Campaign) -> int:
     return written
 
 
-def _write(batch: list[Message], deltas: StatDeltas) -> int:
-    if not batch:
-        return 0
-    Message.objects.bulk_create(batch, batch_size=WRITE_BATCH)
-    count_new_messages(batch, deltas)
-    return len(batch)
+class _OrmWriter:
+    def __init__(self, now):
+        self.now, self.batch = now, []
+
+    def add(self, values: dict) -> None:
+        self.batch.append(Message(created_at=self.now, **values))
+        if len(self.batch) >= WRITE_BATCH:
+            self.close()
+
+    def close(self) -> None:
+        if self.batch:
+            Message.objects.bulk_create(self.batch, batch_size=WRITE_BATCH)
+            self.batch = []
+
+
+class _CopyWriter:
+    """COPY rows into messaging_message, every column prepared by its own field (defaults included)."""
+
+    def __init__(self, now):
+        self.fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+        self.defaults = {f.attname: f.get_default() for f in self.fields}
+        self.defaults.update(created_at=now, updated_at=now)
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
+        self.sql = f"COPY {Message._meta.db_table} ({columns}) FROM STDIN"
+        self.rows: list[list] = []
+
+    def add(self, values: dict) -> None:
+        row = {**self.defaults, **values}
+        self.rows.append([f.get_db_prep_save(row[f.attname], connection) for f in self.fields])
+
+    def close(self) -> None:
+        if not self.rows:
+            return
+        with connection.cursor() as cursor, cursor.cursor.copy(self.sql) as copy:
+            for row in self.rows:
+                copy.write_row(row)
+        self.rows = []
 
 
 # --- sending window --------------------------------------------------------------------------

@@ -104,3 +104,23 @@ def test_worker_died_between_claim_and_record(account):
     m.refresh_from_db()
     assert m.status == "sent"
     assert SandboxObject.objects.filter(kind="message").count() == 1
+
+
+def test_batched_sends_record_one_status_event_per_message(account):
+    from contacts.events import ContactEvent
+    from messaging.providers.base import DeliveryUpdate
+    from messaging.status import apply_delivery_update
+
+    contacts = [ContactFactory() for _ in range(12)]
+    messages = [queue_message(account, channel="sms", contact=c, text="Same for all") for c in contacts]
+    assert dispatch(messages).sent == 12
+    events = ContactEvent.objects.filter(kind="message_status")
+    assert events.count() == 12
+    assert sorted(e.data["message_id"] for e in events) == sorted(m.pk for m in messages)
+    m = Message.objects.get(pk=messages[0].pk)
+    update = DeliveryUpdate(
+        remote_message_id=m.provider_message_id, status="delivered", reference=m.reference
+    )
+    apply_delivery_update(account, update)
+    apply_delivery_update(account, update)
+    assert events.filter(data__status="delivered").count() == 1
