@@ -13,3 +13,6 @@ class MessagingConfig(AppConfig):
 
         # The HTTP-log pruning schedule (see services.ensure_periodic_tasks for why not a migration).
         post_migrate.connect(services.ensure_periodic_tasks, sender=self, dispatch_uid="messaging-beat")
+        from .webhooks.services import ensure_webhook_tasks
+
+        post_migrate.connect(ensure_webhook_tasks, sender=self, dispatch_uid="messaging-webhooks-beat")

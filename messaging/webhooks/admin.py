@@ -212,6 +212,21 @@ class AccountWebhooksMixin:
         return format_html('<ol class="list-decimal ml-4">{}</ol><p class="text-xs">{}</p>',
                            format_html_join("", "<li>{}</li>", ((s,) for s in steps)), note)  # fmt: skip
 
+    def get_actions_detail(self, request, object_id):
+        """Hide Register/Rotate where the provider's API cannot do it (staff paste the URL there)."""
+        from ..models import ProviderAccount
+
+        actions = super().get_actions_detail(request, object_id)
+        account = ProviderAccount.objects.filter(pk=object_id).first()
+        if account is None:
+            return actions
+        hidden = set()
+        if not services.can_register(account):
+            hidden.add("register_webhooks_detail")
+        if not services.can_rotate_secrets(account):
+            hidden.add("rotate_webhook_secrets_detail")
+        return [a for a in actions if a.action_name.split("provideraccount_", 1)[-1] not in hidden]
+
     def _back(self, account):
         return reverse("admin:messaging_provideraccount_change", args=[account.pk])
 

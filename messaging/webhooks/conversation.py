@@ -40,7 +40,12 @@ def _bubble(message: Message):
         if inbound and isinstance(message.variables, dict)
         else ""
     )
-    side = "mr-auto bg-gray-100 dark:bg-gray-800" if inbound else "ml-auto bg-primary-100 dark:bg-primary-900"
+    # Inline styles: unfold ships a precompiled stylesheet, so only classes it already uses exist.
+    side = (
+        "margin-right:auto;background:rgba(148,163,184,.18);border:1px solid rgba(148,163,184,.45)"
+        if inbound
+        else "margin-left:auto;background:rgba(59,130,246,.14);border:1px solid rgba(59,130,246,.35)"
+    )
     return (side, "inbound" if inbound else "outbound", text, media or "", meta)
 
 
@@ -54,7 +59,7 @@ class ConversationAdminMixin:
             return gettext("No messages yet.")
         bubbles = format_html_join(
             "",
-            '<div class="max-w-[80%] rounded px-3 py-2 my-1 {}" data-direction="{}"><div class="whitespace-pre-wrap">{}</div>'
+            '<div class="rounded px-3 py-2 my-1" style="max-width:80%;{}" data-direction="{}"><div class="whitespace-pre-wrap">{}</div>'
             '<div class="text-xs break-all">{}</div><div class="text-xs text-gray-500">{}</div></div>',
             (_bubble(m) for m in messages),
         )

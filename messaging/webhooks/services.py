@@ -120,3 +120,19 @@ __all__ = [
     "rotate_webhook_token",
     "webhook_summary",
 ]
+
+
+DRAIN_TASK_NAME = "Process received webhook events"
+
+
+def ensure_webhook_tasks(**kwargs) -> None:
+    """post_migrate: drain every minute as a safety net (web processes also nudge a worker)."""
+    from config.beat import ensure_periodic_task
+
+    ensure_periodic_task(
+        DRAIN_TASK_NAME,
+        "messaging.tasks.process_webhook_events",
+        description="Applies stored webhook events in batches; re-queues failed ones with a growing pause.",
+        every_minutes=1,
+        using=kwargs.get("using", "default"),
+    )

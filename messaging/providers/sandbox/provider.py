@@ -87,7 +87,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(SandboxAutomationsMixin, SandboxWebhooksMixin, Provider):
+class SandboxProvider(SandboxWebhooksMixin, SandboxAutomationsMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""

@@ -165,3 +165,14 @@ def test_the_sandbox_issues_and_rotates_a_signing_secret(client):
         ).status_code
         == 401
     )
+
+
+def test_register_buttons_show_only_where_the_provider_api_allows(client, manager):
+    client.force_login(manager)
+    manual = make_account("myoperator")
+    page = client.get(f"/admin/messaging/provideraccount/{manual.pk}/change/").content.decode()
+    assert "register-webhooks" not in page and "rotate-webhook-secrets" not in page
+    assert "rotate-webhook-token" in page and manual.webhook_url in page
+    spoki = make_account("spoki")
+    page = client.get(f"/admin/messaging/provideraccount/{spoki.pk}/change/").content.decode()
+    assert "register-webhooks" in page and "rotate-webhook-secrets" in page
