@@ -21,7 +21,7 @@ from contacts.events import ContactEvent
 from contacts.models import Contact, ContactList, CustomField
 from messaging.models import ProviderAccount
 from messaging.providers.base import RemoteAutomation, RemoteContact
-from messaging.providers.errors import ProviderError
+from messaging.providers.errors import ProviderError, RateLimited, Unavailable
 
 from .engine import Outcome
 from .models import ProviderAutomation
@@ -151,9 +151,18 @@ def start_provider_automation(automation, action, runs):
         ]  # fmt: skip
         try:
             provider.start_provider_automation(target, people, {"switchboard_automation": automation.pk})
-        except ProviderError as exc:
+        except RateLimited as exc:  # refused before doing anything: try again later
             for run, _c in chunk:
                 outcomes[run.pk] = Outcome("failed", str(exc)[:500])
+            continue
+        except ProviderError as exc:
+            # Starting sends messages and is not idempotent: after a timeout or a 5xx the flow may
+            # have started, and a refusal (4xx) will not change, so neither is retried.
+            reason = str(exc)[:400]
+            if isinstance(exc, Unavailable):
+                reason += " — " + _("it may have started; not retried, so nobody is started twice")
+            for run, _c in chunk:
+                outcomes[run.pk] = Outcome("failed", reason, final=True)
             continue
         for run, _c in chunk:
             outcomes[run.pk] = Outcome(detail={"automation": remote.name, "batch": len(chunk)})

@@ -34,7 +34,10 @@ def _conditional_fields() -> dict[str, str]:
         "trigger_keywords": _trigger_is("inbound_keyword"),
         "trigger_match": _trigger_is("inbound_keyword"),
         **{f"trigger_{k}": _trigger_is("date_field") for k in ("field", "offset_days", "at", "yearly")},
-        **{f"trigger_{k}": _trigger_is("message_status") for k in ("status", "within_hours", "campaign")},
+        **{
+            f"trigger_{k}": _trigger_is("message_status")
+            for k in ("status", "within_hours", "channel", "campaign")
+        },
     }
     for i in range(1, CONDITION_ROWS + 1):
         t = f"condition_{i}_type"
@@ -83,7 +86,7 @@ class AutomationAdmin(ModelAdmin):
     def get_fieldsets(self, request, obj=None):
         trigger = ["trigger_type", "trigger_list", "trigger_tag", "trigger_sources", "trigger_keywords",
                    "trigger_match", "trigger_field", ("trigger_offset_days", "trigger_at"), "trigger_yearly",
-                   "trigger_status", "trigger_within_hours", "trigger_campaign"]  # fmt: skip
+                   "trigger_status", "trigger_within_hours", "trigger_channel", "trigger_campaign"]  # fmt: skip
         sets = [
             (None, {"fields": ["name", "enabled", "run_for_past"]}),
             (_("When"), {"fields": trigger}),

@@ -44,6 +44,8 @@ class TriggerSerializer(serializers.Serializer):
     yearly = serializers.BooleanField(required=False)
     status = serializers.ChoiceField(choices=schema.STATUSES, required=False)
     campaign = serializers.IntegerField(required=False, allow_null=True, **ID)
+    channel = serializers.ChoiceField(choices=["sms", "whatsapp", "rcs", "voice"], required=False,
+                                      help_text=_("message_status: only messages on this channel"))  # fmt: skip
     within_hours = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=24 * 90,
                                             help_text=_("message_status: did NOT reach the status within"))  # fmt: skip
 

@@ -47,6 +47,7 @@ class Outcome:
     error: str = ""
     detail: dict = field(default_factory=dict)
     retry_at: dt.datetime | None = None  # postpone without counting an attempt (sending window)
+    final: bool = False  # failed for good: retrying could act twice or cannot help
 
 
 # --- matching -----------------------------------------------------------------------------------
@@ -85,6 +86,8 @@ def match_event(automation: Automation, event: ContactEvent) -> tuple[str, dict,
         return (_run_key(event), base, None) if _keyword_match(trigger, data.get("text", "")) else None
     if kind == "message_status" and event.kind == "message_status":
         if trigger.get("campaign") and data.get("campaign_id") != trigger["campaign"]:
+            return None
+        if trigger.get("channel") and data.get("channel") != trigger["channel"]:
             return None
         message, status = data.get("message_id"), data.get("status")
         if trigger.get("within_hours"):
@@ -188,13 +191,24 @@ def drain_events(*, batch_size: int = BATCH, max_batches: int | None = None, exe
         draining.reset(token)
 
 
+class _Event:
+    """The columns of a ContactEvent the matcher reads (cheaper than a model instance per row)."""
+
+    __slots__ = ("contact_id", "created_at", "data", "dedupe_key", "kind", "pk", "source")
+    FIELDS = ("pk", "kind", "contact_id", "data", "source", "dedupe_key", "created_at")
+
+    def __init__(self, row):
+        for name, value in zip(self.FIELDS, row, strict=True):
+            setattr(self, name, value)
+
+
 def _drain(batch_size: int, max_batches: int | None, execute: bool) -> dict:
     totals = {"events": 0, "runs": 0, "skipped": 0, "batches": 0}
     while max_batches is None or totals["batches"] < max_batches:
+        now = timezone.now()
         with transaction.atomic():
-            events = list(
-                _lock(ContactEvent.objects.filter(consumed_at__isnull=True).order_by("pk"))[:batch_size]
-            )
+            pending = ContactEvent.objects.filter(consumed_at__isnull=True).order_by("pk")
+            events = [_Event(row) for row in _lock(pending).values_list(*_Event.FIELDS)[:batch_size]]
             if not events:
                 break
             automations = list(Automation.objects.filter(enabled=True))
@@ -209,16 +223,23 @@ def _drain(batch_size: int, max_batches: int | None, execute: bool) -> dict:
                             new_run(automation, event.contact_id, key, data, event_id=event.pk, due_at=due)
                         )
                 created += create_runs(automation, runs, check=not automation.trigger.get("within_hours"))
-            ContactEvent.objects.filter(pk__in=[e.pk for e in events]).update(consumed_at=timezone.now())
+            ContactEvent.objects.filter(pk__in=[e.pk for e in events]).update(consumed_at=now)
+            # Runs due now are leased to this worker in the same transaction and performed right
+            # after it commits, without reading them back; a crash leaves them to the beat.
+            moment = timezone.now()
+            due = [r for r in created if r.status == "pending" and r.due_at and r.due_at <= moment]
+            if execute and due:
+                AutomationRun.objects.filter(pk__in=[r.pk for r in due]).update(
+                    status="running", due_at=now + LEASE
+                )
+                for run in due:
+                    run.status = "running"
         totals["events"] += len(events)
         totals["batches"] += 1
-        totals["runs"] += sum(1 for r in created if r.status == "pending")
+        totals["runs"] += sum(1 for r in created if r.status in ("pending", "running"))
         totals["skipped"] += sum(1 for r in created if r.status == "skipped")
-        if execute:
-            now = timezone.now()
-            due = [r.pk for r in created if r.status == "pending" and r.due_at and r.due_at <= now]
-            if due:
-                run_due(run_ids=due, batch_size=batch_size)
+        if execute and due:
+            execute_batch(due)
     return totals
 
 
@@ -321,15 +342,19 @@ def execute_batch(runs: list[AutomationRun]) -> dict[str, int]:
                     continue
                 if outcome.status == "failed":
                     run.attempts += 1
-                    if run.attempts < MAX_ATTEMPTS:
+                    if run.attempts < MAX_ATTEMPTS and not outcome.final:
                         steps.append(_step(run, index, action, "retrying", outcome, now))
                         run.status, run.due_at = "pending", now + dt.timedelta(minutes=2**run.attempts)
                         run.error = outcome.error
                     else:
                         steps.append(_step(run, index, action, "failed", outcome, now))
                         run.status, run.finished_at, run.due_at = "failed", now, None
-                        run.error = _("%(action)s failed after %(n)s attempts: %(error)s") % {
-                            "action": action["type"], "n": run.attempts, "error": outcome.error}  # fmt: skip
+                        run.error = (
+                            _("%(action)s failed: %(error)s") % {"action": action["type"], "error": outcome.error}
+                            if outcome.final else
+                            _("%(action)s failed after %(n)s attempts: %(error)s") % {
+                                "action": action["type"], "n": run.attempts, "error": outcome.error}
+                        )  # fmt: skip
                     continue
                 steps.append(_step(run, index, action, outcome.status, outcome, now))
                 run.attempts, run.error = 0, ""
@@ -344,12 +369,34 @@ def execute_batch(runs: list[AutomationRun]) -> dict[str, int]:
                     carry_on.append(run)
         active = carry_on
     with transaction.atomic():
-        AutomationStep.objects.bulk_create(steps, batch_size=5000)
+        _insert_steps(steps)
         _save_runs(runs)
     counts: dict[str, int] = defaultdict(int)
     for run in runs:
         counts[run.status] += 1
     return dict(counts)
+
+
+def _insert_steps(steps: list[AutomationStep]) -> None:
+    """All steps of a batch in one statement (PostgreSQL: unnest of arrays; elsewhere bulk_create)."""
+    if not steps:
+        return
+    if connection.vendor != "postgresql":
+        AutomationStep.objects.bulk_create(steps, batch_size=5000)
+        return
+    import json
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    columns = list(zip(*[(s.run_id, s.index, s.action, s.status, s.error, json.dumps(s.detail, cls=DjangoJSONEncoder), s.at)
+                         for s in steps], strict=True))  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AutomationStep._meta.db_table} (run_id, index, action, status, error, detail, at) "  # noqa: S608
+            "SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::varchar[], %s::varchar[], %s::text[], "
+            "%s::jsonb[], %s::timestamptz[])",
+            [list(c) for c in columns],
+        )
 
 
 RUN_FIELDS = ("status", "next_step", "due_at", "attempts", "error", "finished_at")

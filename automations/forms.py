@@ -126,6 +126,8 @@ class AutomationForm(forms.ModelForm):
         f["trigger_within_hours"] = forms.IntegerField(
             label=_("…did NOT reach it within (hours)"), required=False, min_value=1, max_value=24 * 90,
             help_text=_("Leave empty for 'reached the status'."))  # fmt: skip
+        f["trigger_channel"] = forms.ChoiceField(label=_("Only messages on"), required=False, choices=[
+            ("", _("any channel")), ("whatsapp", "WhatsApp"), ("sms", "SMS"), ("rcs", "RCS")])  # fmt: skip
         f["trigger_campaign"] = forms.IntegerField(
             label=_("Only for campaign (id)"), required=False, min_value=1
         )
@@ -173,7 +175,7 @@ class AutomationForm(forms.ModelForm):
         trigger = automation.trigger or {}
         initial["trigger_type"] = trigger.get("type")
         for key in ("list", "tag", "match", "sources", "field", "offset_days", "at", "yearly", "status",
-                    "within_hours", "campaign"):  # fmt: skip
+                    "within_hours", "campaign", "channel"):  # fmt: skip
             if key in trigger:
                 initial[f"trigger_{key}"] = trigger[key]
         if "keywords" in trigger:
@@ -222,6 +224,8 @@ class AutomationForm(forms.ModelForm):
             trigger["status"] = d.get("trigger_status")
             if d.get("trigger_within_hours"):
                 trigger["within_hours"] = d["trigger_within_hours"]
+            if d.get("trigger_channel"):
+                trigger["channel"] = d["trigger_channel"]
             if d.get("trigger_campaign"):
                 trigger["campaign"] = d["trigger_campaign"]
         conditions = []

@@ -185,6 +185,11 @@ def clean_trigger(value: Any) -> dict:
         campaign = trigger.get("campaign")
         if campaign not in (None, ""):
             out["campaign"] = integrations.resolve_campaign(campaign, "trigger.campaign")
+        channel = trigger.get("channel")
+        if channel not in (None, ""):
+            if channel not in ("sms", "whatsapp", "rcs", "voice"):
+                raise _err("trigger.channel", _("must be sms, whatsapp, rcs or voice"))
+            out["channel"] = channel
         within = trigger.get("within_hours")
         if within not in (None, ""):
             out["within_hours"] = _int(within, "trigger.within_hours", low=1, high=24 * 90)

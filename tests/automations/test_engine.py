@@ -279,3 +279,35 @@ def test_queries_per_batch_do_not_grow_with_the_batch():
     small, large = queries_for(5, 10_000_000), queries_for(400, 20_000_000)
     assert AutomationStep.objects.count() == 405
     assert large <= small + 2, (small, large)
+
+
+def test_bulk_import_into_a_list_with_an_active_automation(settings, tmp_path):
+    """An import adding contacts to a list raises events in bulk; each new member runs once."""
+    from contacts.imports import services as imports
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    vip = ContactListFactory(name="VIP")
+    TagFactory(name="imported-vip")
+    auto = automation(
+        trigger={"type": "list_added", "list": vip.pk}, actions=[{"type": "add_tag", "tag": "imported-vip"}]
+    )
+    already = ContactFactory(phone="+393330000001")
+    contacts.add_to_list(vip, [already.pk])
+    drain()
+    rows = "phone,first_name\n" + "".join(f"+39333{i:07d},N{i}\n" for i in range(1, 1201))
+    path = tmp_path / "vip.csv"
+    path.write_text(rows, encoding="utf-8")
+    imp = imports.import_file(str(path), contact_list=vip)
+    assert imp.status == "succeeded" and imp.created == 1199
+    from contacts.events import ContactEvent
+
+    assert (
+        ContactEvent.objects.filter(kind="list_added", source="import").count() == 1199
+    )  # the member already in is not new
+    assert ContactEvent.objects.filter(kind="contact_created", source="import").count() == 1199
+    drain()
+    assert AutomationRun.objects.filter(automation=auto, status="succeeded").count() == 1200
+    assert Tag.objects.get(name="imported-vip").contacts.count() == 1200
+    imports.import_file(str(path), contact_list=vip)  # the same file again: nobody is new
+    drain()
+    assert AutomationRun.objects.filter(automation=auto).count() == 1200

@@ -92,6 +92,20 @@ def test_opted_out_and_blocked_contacts_are_not_started(spoki):
     assert fake.automation_runs == []
 
 
+def test_a_spoki_error_is_never_retried_so_nobody_starts_twice(spoki):
+    fake, account = spoki
+    remote = pulled(account, fake.seed_automation("Onboarding")["id"])
+    vip = ContactListFactory()
+    auto = automation(trigger={"type": "list_added", "list": vip.pk},
+                      actions=[{"type": "start_provider_automation", "account": account.pk, "automation": remote.pk}])  # fmt: skip
+    fake.fail_next(502)
+    contacts.add_to_list(vip, [ContactFactory().pk])
+    drain()
+    run = AutomationRun.objects.get(automation=auto)
+    assert run.status == "failed" and "not retried" in run.error and run.attempts == 1
+    assert len(fake.requests_to("POST", r"^/wh/ap/")) == 1
+
+
 def test_wrong_secret_fails_the_run_with_spokis_reason(spoki):
     fake, account = spoki
     remote = pulled(account, fake.seed_automation("Onboarding")["id"])

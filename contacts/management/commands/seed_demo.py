@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from automations.demo import seed_automations
 from contacts.models import Contact, ContactList, CustomField, Membership, Tag
 
 FIRST = ["Giulia", "Marco", "Francesca", "Luca", "Sara", "Alessandro", "Chiara", "Matteo", "Elena", "Davide",
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         from messaging.webhooks.demo import seed_webhook_demo  # issue 11: a few received events
 
         seed_webhook_demo(self.stdout)
+        seed_automations(self.stdout)  # issue 12: the demo automations (automations/demo.py)
         self.stdout.write(
             self.style.SUCCESS(
                 _("Demo data ready: %(count)d contacts (%(new)d new).") % {"count": Contact.objects.count(), "new": created}
