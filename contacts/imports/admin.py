@@ -49,7 +49,7 @@ class OwnedByStaffMixin:
 class ContactImportAdmin(OwnedByStaffMixin, ModelAdmin):
     list_display = [
         "file_column", "status_column", "who", "created_at", "total_rows", "created", "updated", "unchanged",
-        "rejected_column",
+        "rejected_column", "warned",
     ]  # fmt: skip
     list_filter = ["status", "kind"]
     search_fields = ["original_name"]

@@ -143,10 +143,11 @@ class ImportViewSet(
 
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        """Queue a previewed import (or resume a failed one from its last committed batch)."""
+        """Queue a previewed import, or resume a failed or stopped one from its last committed batch
+        (running with no heartbeat for IMPORT_STALE_SECONDS, or queued that long: its message was lost)."""
         imp = self.get_object()
         try:
-            if imp.status == ContactImport.Status.FAILED:
+            if services.can_resume(imp):
                 services.resume_import(imp)
             else:
                 services.queue_import(imp)

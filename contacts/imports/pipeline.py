@@ -133,7 +133,7 @@ def run(
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, 0.0005))
     batches = _BatchProducer(source, prepare, start_index, batch_size, limit, encode, process=reader_process)
-    done_this_run = 0
+    done_this_run = parses = 0
     waited = wrote = 0.0
     try:
         mark = time.monotonic()
@@ -141,6 +141,7 @@ def run(
             now = time.monotonic()
             waited += now - mark
             done_this_run += batch.rows
+            parses = batch.full_parses or prepare.normalise.full_parses
             counts.merged += batch.merged
             _commit(writer, options, batch, reports, counts, on_batch, source, started, done_this_run)
             mark = time.monotonic()
@@ -153,7 +154,7 @@ def run(
     logger.info(
         "import of %s: %d rows in %.1f s (%.1f s waiting for the reader, %.1f s writing; %d full phone parses)",
         os.path.basename(str(path)), done_this_run, time.monotonic() - started, waited, wrote,
-        prepare.normalise.full_parses,
+        parses,
     )  # fmt: skip
     return counts
 
@@ -172,6 +173,7 @@ class Batch:
     dups_copy: bytes | None = None
     warnings: list = field(default_factory=list)  # (phone, FieldWarning) in file order
     warned: int = 0  # rows of this batch with at least one warning
+    full_parses: int = 0  # final batch: phones the reader parsed in full (the rest by shape)
 
 
 class SlimRow(NamedTuple):
@@ -320,6 +322,7 @@ class _BatchProducer:
         seen.update(primary)
         batch = Batch(primary, dups, rejections, rows, merged, index + 1, self.source.size, True)
         batch.warnings, batch.warned = warnings, warned
+        batch.full_parses = prepare.normalise.full_parses  # counted where the reader ran
         self._encode(batch)
         self._put(("batch", batch))
 

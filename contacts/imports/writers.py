@@ -11,7 +11,6 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contacts.events import record_imported
 from contacts.models import Contact, Membership, Tag
 
 from .rows import TEXT_ATTRS, Options, Row
@@ -91,7 +90,7 @@ class Writer:
                 ids.update(
                     Contact.objects.filter(phone__in=[c.phone for c in new]).values_list("phone", "pk")
                 )
-            record_imported("contact_created", [ids[c.phone] for c in new])
+            _record("contact_created", [ids[c.phone] for c in new])
         if changed:
             now = timezone.now()
             for c in changed:
@@ -106,7 +105,7 @@ class Writer:
         if self.list_id:
             had = Membership.objects.filter(contact_list_id=self.list_id, contact_id__in=contact_ids)
             had = set(had.values_list("contact_id", flat=True))
-            record_imported("list_added", [c for c in contact_ids if c not in had], list_id=self.list_id)
+            _record("list_added", [c for c in contact_ids if c not in had], list_id=self.list_id)
             Membership.objects.bulk_create(
                 [Membership(contact_id=cid, contact_list_id=self.list_id) for cid in contact_ids],
                 ignore_conflicts=True,
@@ -128,6 +127,17 @@ class Writer:
         if name not in self._tag_cache:
             self._tag_cache[name] = Tag.objects.get_or_create(name=name)[0].pk
         return self._tag_cache[name]
+
+
+def _record(kind: str, contact_ids, **kwargs) -> None:
+    """ContactEvent rows (issue 12's contacts.events) for contacts an import created or added to its
+    list. Inside the batch's transaction. Until that module is merged in, there is nothing to record."""
+    try:
+        from contacts.events import record_imported
+    except ImportError:
+        return
+    if contact_ids:
+        record_imported(kind, contact_ids, **kwargs)
 
 
 def _tags(names) -> list[Tag]:
@@ -245,6 +255,7 @@ class PostgresWriter(Writer):
             [Contact._meta.db_table, n],
         )
         ids = [pk for (pk,) in cursor.fetchall()]
+        _record("contact_created", ids)
         now = timezone.now().isoformat().encode()
         suffix = b"\t".join([*(_copy_cell(v) for _, v in self.extra), now, now])
         lines = copy_data.split(b"\n")
@@ -252,14 +263,13 @@ class PostgresWriter(Writer):
         cols = ["id", *self.loaded, *(c for c, _ in self.extra), "created_at", "updated_at"]
         with cursor.cursor.copy(f"COPY {self.table} ({', '.join(q(c) for c in cols)}) FROM STDIN") as copy:
             copy.write(body)
-        record_imported("contact_created", ids)
         if self.list_id:
-            record_imported("list_added", ids, list_id=self.list_id)
             tail = b"\t%d\t%s\n" % (self.list_id, now)
             with cursor.cursor.copy(
                 f"COPY {Membership._meta.db_table} (contact_id, contact_list_id, created_at) FROM STDIN"
             ) as copy:
                 copy.write(b"".join(b"%d%s" % (pk, tail) for pk in ids))
+            _record("list_added", ids, list_id=self.list_id)
         pairs = []
         for pk, row in zip(ids, rows, strict=True):
             tag_ids = self.tag_ids
@@ -288,7 +298,7 @@ class PostgresWriter(Writer):
         cursor.execute(self._sql(mode), [v for _, v in self.extra])
         returned = cursor.fetchall()
         created = sum(1 for row in returned if row[0])
-        record_imported("contact_created", [pk for new, pk, _ in returned if new])
+        _record("contact_created", [pk for new, pk, _ in returned if new])
         updated = len(returned) - created
         self._link_sql(cursor, rows, {phone: pk for _, pk, phone in returned})
         self._keep_statistics_fresh(cursor, created)
@@ -333,7 +343,7 @@ class PostgresWriter(Writer):
                 "SELECT c, %s, now() FROM unnest(%s::bigint[]) AS c ON CONFLICT DO NOTHING RETURNING contact_id",
                 [self.list_id, contact_ids],
             )
-            record_imported("list_added", [r[0] for r in cursor.fetchall()], list_id=self.list_id)
+            _record("list_added", [r[0] for r in cursor.fetchall()], list_id=self.list_id)
         through = Contact.tags.through._meta.db_table
         pairs_c, pairs_t = [], []
         for tid in self.tag_ids:

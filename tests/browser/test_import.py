@@ -105,3 +105,46 @@ def test_vcard_goes_straight_to_preview(live_server, admin_login, editor, tmp_pa
     expect(page.locator("#percent")).to_have_text("100%", timeout=30000)
     expect(page.locator("#rejected-link")).to_be_hidden()
     assert Contact.objects.filter(phone="+393351234567", last_name="Rosà").exists()
+
+
+OUTLOOK = (
+    '"First Name","Last Name","Mobile Phone","E-mail Address","Birthday","Anniversary","Gender"\r\n'
+    '"Olga","Prova","333 765 0001","olga@prova.example","0/0/00","0/0/00","Unspecified"\r\n'
+    '"Piero","Prova","333 765 0002","piero@","31/02/1980","0/0/00","Male"\r\n'
+)
+
+
+def test_values_left_out_are_shown_and_downloadable(live_server, admin_login, editor, tmp_path, settings):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    path = tmp_path / "outlook.csv"
+    path.write_text(OUTLOOK, encoding="utf-8")
+    page = admin_login(editor)
+    page.goto(f"{live_server.url}/admin/contacts/contactimport/upload/")
+    page.set_input_files("input[type=file]", str(path))
+    page.click("text=Upload and continue")
+    page.wait_for_url(re.compile(r".*/map/$"))
+    page.click("button:has-text('Preview')")
+
+    # Outlook's 0/0/00 and Unspecified are empty; Piero's bad e-mail and date are left out, not him.
+    page.wait_for_url(re.compile(r".*/preview/$"))
+    expect(page.locator('[data-count="created"]')).to_have_text("2")
+    expect(page.locator('[data-count="rejected"]')).to_have_text("0")
+    expect(page.locator('[data-count="warned"]')).to_have_text("1")
+    expect(page.locator("#warnings")).to_contain_text("31/02/1980")
+    page.click("#start-import")
+
+    page.wait_for_url(re.compile(r".*/progress/$"))
+    expect(page.locator("#state")).to_have_text("Finished", timeout=30000)
+    expect(page.locator('[data-count="warned"]')).to_have_text("1")
+    expect(page.locator("#warnings-body")).to_contain_text("not a valid email address")
+    expect(page.locator("#rejected-link")).to_be_hidden()
+    with page.expect_download() as info:
+        page.click("#warnings-link")
+    lines = Path(info.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines == [
+        "line,phone,column,value,reason",
+        "3,+393337650002,E-mail Address,piero@,not a valid email address: 'piero@'",
+        "3,+393337650002,Birthday,31/02/1980,date not understood: '31/02/1980'",
+    ]
+    piero = Contact.objects.get(first_name="Piero")
+    assert (piero.email, piero.birth_date, piero.gender) == ("", None, "male")

@@ -162,6 +162,18 @@ def test_an_import_whose_queue_message_was_lost_can_be_restarted(media, django_c
     assert lost.status == "succeeded" and lost.created == 2
 
 
+def test_the_api_restarts_a_stopped_import(media, editor_api, django_capture_on_commit_callbacks):
+    imp = _stuck("running", 20)
+    alive = editor_api.post(f"/api/imports/{imp.pk}/start/")  # its worker answers: left alone
+    assert (alive.status_code, alive.json()["status"], alive.json()["created"]) == (202, "running", 0)
+    ContactImport.objects.filter(pk=imp.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = editor_api.post(f"/api/imports/{imp.pk}/start/")
+    assert response.status_code == 202, response.content
+    body = editor_api.get(f"/api/imports/{imp.pk}/").json()
+    assert (body["status"], body["created"], body["warnings"]["rows"]) == ("succeeded", 2, 0)
+
+
 def test_a_254_character_file_name_imports_and_its_reports_fit(media):
     name = "clienti " + "è" * 242 + ".csv"
     assert len(name) == 254
