@@ -111,6 +111,15 @@ def _seed(user):
     start_sync(account, "contacts", "pull", trigger="api", user=user)
     exports.start_export("csv", {}, user=user)
     services.create_list("Fuzz list")
+    from django.core.files.base import ContentFile
+
+    from contacts.imports.models import ContactImport
+
+    imp = ContactImport(original_name="fuzz.csv", kind="csv", status=ContactImport.Status.SUCCEEDED,
+                        created_by=user, rejected=1)  # fmt: skip
+    imp.file.save("fuzz.csv", ContentFile(b"phone\n+393331234567\nbad\n"), save=False)
+    imp.rejected_file.save("fuzz-rejected.csv", ContentFile(b"line,error\n3,bad\n"), save=False)
+    imp.save()
 
 
 @schema.parametrize()
