@@ -114,6 +114,15 @@ def _seed(user):
     from messaging.templating.demo import seed_demo_templates  # issue 9: templates for detail routes
 
     seed_demo_templates(account)
+    from django.core.files.base import ContentFile
+
+    from contacts.imports.models import ContactImport
+
+    imp = ContactImport(original_name="fuzz.csv", kind="csv", status=ContactImport.Status.SUCCEEDED,
+                        created_by=user, rejected=1)  # fmt: skip
+    imp.file.save("fuzz.csv", ContentFile(b"phone\n+393331234567\nbad\n"), save=False)
+    imp.rejected_file.save("fuzz-rejected.csv", ContentFile(b"line,error\n3,bad\n"), save=False)
+    imp.save()
 
 
 @schema.parametrize()
