@@ -46,6 +46,10 @@ class Command(BaseCommand):
         from campaigns.demo import seed_campaigns  # issue 10: finished campaigns with statistics
 
         seed_campaigns(self.stdout)
+        from contacts.imports.demo import seed_import_demo
+
+        seed_import_demo(get_user_model().objects.filter(username="admin").first())
+        seed_automations(self.stdout)  # issue 12: the demo automations (automations/demo.py)
         from messaging.webhooks.demo import seed_webhook_demo  # issue 11: a few received events
 
         seed_webhook_demo(self.stdout)
