@@ -96,7 +96,7 @@ def generate(total: int) -> None:
                     CASE WHEN r >= 5 AND r < 30 THEN ts + interval '3 hours' END,
                     CASE WHEN r < 5 THEN ts + interval '1 minute' END, 0.05, 'EUR', '[]', ts, ts
                 FROM (
-                    SELECT g, 1 + (g %% %(campaigns)s) AS c, (g * 7919) %% 100 AS r,
+                    SELECT g, 1 + (g %% %(campaigns)s) AS c, (g::bigint * 7919) %% 100 AS r,
                            now() - ((1 + g %% %(campaigns)s) * interval '17 hours')
                                + ((g / %(campaigns)s) %% 600) * interval '1 minute' AS ts
                     FROM generate_series(%(lo)s, %(hi)s) g

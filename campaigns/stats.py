@@ -26,6 +26,11 @@ STAT_KEYS = ("audience", "queued", "sent", "delivered", "read", "failed", "unkno
 
 def campaign_stats(campaign: Campaign) -> dict:
     """The interface's `stats` object. queued + sent + failed + unknown + skipped == audience."""
+    if campaign.execution == Campaign.Execution.PROVIDER:
+        from .services.provider_run import provider_stats_as_ours
+
+        figures = provider_stats_as_ours(campaign)
+        return {**figures, "cost": Decimal(figures["cost"]).quantize(Decimal("0.01"))}
     totals = campaign_totals(campaign.pk)
     stats = {key: totals.get(key, 0) for key in STAT_KEYS if key not in ("audience", "currency", "cost")}
     stats["audience"] = campaign.audience_count

@@ -71,6 +71,7 @@ class QlaraProvider(Provider):
     slug = "qlara"
     display_name = "Qlara (Agile Telecom)"
     default_base_url = "https://lora-api.agiletelecom.com"
+    runs_campaigns = True  # campaigns over its own contact lists (issue 10: provider-run)
     capabilities = Capabilities(
         resources=caps(
             contacts=[Op.PULL, Op.PUSH, Op.DELETE],
