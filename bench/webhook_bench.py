@@ -439,7 +439,9 @@ def main() -> int:
         while WebhookEvent.objects.filter(status="received").exists() and time.time() - load_stopped < 300:
             time.sleep(0.5)
         drained_after = time.time() - load_stopped
-        drain_rate = (plan.distinct - WebhookEvent.objects.filter(status="received").count()) / (secs + drained_after)
+        drain_rate = (plan.distinct - WebhookEvent.objects.filter(status="received").count()) / (
+            secs + drained_after
+        )
         result = verify(plan, kinds, statuses)
     finally:
         stop(gunicorn)
