@@ -436,9 +436,12 @@ def main() -> int:
         event_rate = accepted / secs
         backlog_peak = WebhookEvent.objects.filter(status="received").count()
         connection.close()
-        while WebhookEvent.objects.filter(status="received").exists() and time.time() - load_stopped < 180:
+        while WebhookEvent.objects.filter(status="received").exists() and time.time() - load_stopped < 300:
             time.sleep(0.5)
         drained_after = time.time() - load_stopped
+        drain_rate = (plan.distinct - WebhookEvent.objects.filter(status="received").count()) / (
+            secs + drained_after
+        )
         result = verify(plan, kinds, statuses)
     finally:
         stop(gunicorn)
@@ -455,7 +458,8 @@ def main() -> int:
     print(f"webhooks accepted   : {event_rate:8.0f} ev/s   p50 {statistics.median(ok_lat)*1000:.1f} ms  "
           f"p99 {percentile(ok_lat, 0.99)*1000:.1f} ms  ({event_rate / trivial_rate:.0%} of the trivial view)")  # fmt: skip
     print(f"requests            : {len(plan.requests)} in {secs:.1f} s; answers {dict(Counter(statuses))}")
-    print(f"backlog at load end : {backlog_peak}; zero {drained_after:.1f} s after the load stopped")
+    print(f"backlog at load end : {backlog_peak}; {'zero' if not result['by_status'].get('received') else 'NOT zero'} "
+          f"{drained_after:.1f} s after the load stopped; drain {drain_rate:.0f} ev/s over the whole run")  # fmt: skip
     print(f"events by status    : {result['by_status']}")
     if result["problems"]:
         print("PROBLEMS:")

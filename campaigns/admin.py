@@ -293,10 +293,25 @@ def _provider_comparison(campaign: Campaign, ours: dict) -> list[dict]:
     return rows
 
 
+class TransitionStatusFilter(admin.SimpleListFilter):
+    """The new status, in the staff's words (the field stores the code)."""
+
+    title = gettext_lazy("to status")
+    parameter_name = "to_status"
+
+    def lookups(self, request, model_admin):
+        return Campaign.Status.choices
+
+    def queryset(self, request, queryset):
+        return queryset.filter(to_status=self.value()) if self.value() else queryset
+
+
 @admin.register(CampaignTransition)
 class CampaignTransitionAdmin(ModelAdmin):
-    list_display = ["campaign", "from_status", "to_status", "by", "at"]
-    list_filter = ["to_status"]
+    list_display = ["campaign", "from_column", "to_column", "by", "at"]
+    list_filter = [TransitionStatusFilter]
+    fields = ["campaign", "from_column", "to_column", "by", "reason", "at"]
+    readonly_fields = fields
     search_fields = ["campaign__name"]
 
     def has_add_permission(self, request):
@@ -304,6 +319,14 @@ class CampaignTransitionAdmin(ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @display(description=gettext_lazy("from status"), ordering="from_status")
+    def from_column(self, obj):
+        return obj.from_label or "—"
+
+    @display(description=gettext_lazy("to status"), ordering="to_status")
+    def to_column(self, obj):
+        return obj.to_label
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -130,4 +130,17 @@ class CampaignTransition(models.Model):
         verbose_name = _("campaign transition")
 
     def __str__(self):
-        return f"{self.from_status} → {self.to_status}"
+        return f"{self.from_label or '—'} → {self.to_label}"
+
+    @staticmethod
+    def _label(status: str) -> str:
+        """A status in the staff's words (the stored value when it is not one of today's statuses)."""
+        return str(dict(Campaign.Status.choices).get(status, status)) if status else ""
+
+    @property
+    def from_label(self) -> str:
+        return self._label(self.from_status)
+
+    @property
+    def to_label(self) -> str:
+        return self._label(self.to_status)

@@ -105,7 +105,7 @@ def clean_secondary_phones(value, *, country: str | None = None) -> list[str]:
     if not isinstance(value, list | tuple):
         raise ValidationError({"secondary_phones": _("must be a list of phone numbers")})
     if len(value) > MAX_SECONDARY_PHONES:
-        raise ValidationError({"secondary_phones": _("at most %(count)d numbers") % {"count": MAX_SECONDARY_PHONES}})
+        raise ValidationError({"secondary_phones": _("at most %(n)d numbers") % {"n": MAX_SECONDARY_PHONES}})
     phones, errors = [], []
     for raw in value:
         if not isinstance(raw, str | int) or isinstance(raw, bool):
@@ -212,7 +212,7 @@ def clean_choices(value) -> list[str]:
     if not isinstance(value, list | tuple):
         raise ValidationError({"choices": _("must be a list of texts")})
     if len(value) > MAX_CHOICES:
-        raise ValidationError({"choices": _("at most %(count)d choices") % {"count": MAX_CHOICES}})
+        raise ValidationError({"choices": _("at most %(n)d choices") % {"n": MAX_CHOICES}})
     choices, errors = [], []
     for item in value:
         if not isinstance(item, str):

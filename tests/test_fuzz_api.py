@@ -120,6 +120,15 @@ def _seed(user):
     for n in range(2):
         campaign = Campaign.objects.create(name=f"Fuzz campaign {n}", account=account, channel="sms", text="Ciao")
         Message.objects.create(campaign=campaign, account=account, phone="+393331234567", channel="sms")
+    from django.core.files.base import ContentFile
+
+    from contacts.imports.models import ContactImport
+
+    imp = ContactImport(original_name="fuzz.csv", kind="csv", status=ContactImport.Status.SUCCEEDED,
+                        created_by=user, rejected=1)  # fmt: skip
+    imp.file.save("fuzz.csv", ContentFile(b"phone\n+393331234567\nbad\n"), save=False)
+    imp.rejected_file.save("fuzz-rejected.csv", ContentFile(b"line,error\n3,bad\n"), save=False)
+    imp.save()
 
 
 @schema.parametrize()

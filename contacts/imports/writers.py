@@ -11,7 +11,6 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contacts.events import record_imported
 from contacts.models import Contact, Membership, Tag
 
 from .rows import TEXT_ATTRS, Options, Row
@@ -31,11 +30,12 @@ def contact_changes(contact, row: Row, mode: str) -> dict:
         if old != new:
             changes[key] = new
     if row.fields:
-        current = contact.fields or {}
+        current = contact.fields if isinstance(contact.fields, dict) else {}
         merged = {**row.fields, **current} if mode == "fill" else {**current, **row.fields}
         if merged != current:
             changes["fields"] = merged
-    current = list(contact.secondary_phones or [])
+    stored = contact.secondary_phones  # never trust stored data to be a list of texts (issue 8)
+    current = [p for p in stored if isinstance(p, str)] if isinstance(stored, list) else []
     extra = [p for p in row.secondary if p not in current and p != contact.phone]
     if extra:
         changes["secondary_phones"] = current + extra
@@ -263,9 +263,7 @@ class PostgresWriter(Writer):
         cols = ["id", *self.loaded, *(c for c, _ in self.extra), "created_at", "updated_at"]
         with cursor.cursor.copy(f"COPY {self.table} ({', '.join(q(c) for c in cols)}) FROM STDIN") as copy:
             copy.write(body)
-        record_imported("contact_created", ids)
         if self.list_id:
-            record_imported("list_added", ids, list_id=self.list_id)
             tail = b"\t%d\t%s\n" % (self.list_id, now)
             with cursor.cursor.copy(
                 f"COPY {Membership._meta.db_table} (contact_id, contact_list_id, created_at) FROM STDIN"

@@ -89,3 +89,20 @@ def test_header_cells_are_neutralised_in_csv_and_xlsx():
     assert header[-1].value.startswith("'=HYPERLINK") and header[-1].data_type == "s"
     values = [c.value for c in next(sheet.iter_rows(min_row=2, max_row=2))]
     assert "'-2-3" in values and "'-(1)" in values
+
+
+def test_an_import_over_a_contact_with_odd_stored_values_works(settings, tmp_path, editor):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from contacts.imports import services as import_services
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    CustomFieldFactory(key="tier", label="Tier")
+    contact = ContactFactory(phone="+393331234567")
+    Contact.objects.filter(pk=contact.pk).update(secondary_phones=7, fields=["odd"])
+    data = b"phone,other phone,tier\n+393331234567,+393337654321,gold\n"
+    imp = import_services.start_import(SimpleUploadedFile("p.csv", data), user=editor)
+    import_services.queue_import(imp)
+    import_services.run_import(imp.pk)
+    imp.refresh_from_db()
+    assert imp.status == "succeeded" and imp.rejected == 0, imp.error

@@ -53,6 +53,10 @@ class Command(BaseCommand):
         from messaging.webhooks.demo import seed_webhook_demo  # issue 11: a few received events
 
         seed_webhook_demo(self.stdout)
+        seed_automations(self.stdout)  # issue 12: the demo automations (automations/demo.py)
+        from contacts.imports.demo import seed_import_demo
+
+        seed_import_demo(get_user_model().objects.filter(username="admin").first())
         self.stdout.write(
             self.style.SUCCESS(
                 _("Demo data ready: %(count)d contacts (%(new)d new).") % {"count": Contact.objects.count(), "new": created}

@@ -91,3 +91,14 @@ def test_admin_list_detail_and_process_again(client, django_user_model, events):
     account_page = client.get(f"/admin/messaging/provideraccount/{events.pk}/change/")
     text = account_page.content.decode()
     assert events.webhook_url in text and "Last received" in text and "Processed: <b>3</b>" in text
+
+
+def test_received_messages_are_listed_by_the_message_api(manager_api, events):
+    from contacts.models import Contact
+
+    inbound = next(e for e in qlara_examples() if e["eventType"] == "INBOUND")
+    contact = Contact.objects.get(phone=inbound["source"])
+    answer = manager_api.get(f"/api/messages/?direction=inbound&contact={contact.pk}")
+    assert answer.status_code == 200
+    rows = answer.json()["results"]
+    assert len(rows) == 1 and rows[0]["direction"] == "inbound" and rows[0]["status"] == "received"
