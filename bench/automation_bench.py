@@ -171,6 +171,7 @@ def main() -> None:
     finished = time.perf_counter()
 
     runs = AutomationRun.objects.filter(automation=automation)
+    first_runs = runs.count()
     succeeded = runs.filter(status="succeeded").count()
     steps = AutomationStep.objects.filter(run__automation=automation).count()
     tagged = Tag.objects.get(name="vip").contacts.count()
@@ -185,6 +186,12 @@ def main() -> None:
     ContactEvent.objects.update(consumed_at=None)
     replay = drain_events(batch_size=args.batch)
     runs_after = runs.count()
+    # A figure only counts if the work was done: one run per contact, every tag added, every
+    # contact started on the fake, and the replay creating nothing.
+    assert first_runs == n, f"{first_runs:,} runs recorded for {n:,} contacts"
+    assert tagged == n, f"{tagged:,} contacts tagged for {n:,}"
+    assert started_remote == n, f"the Spoki fake started {started_remote:,} of {n:,} contacts"
+    assert runs_after == first_runs, f"the second trigger created {runs_after - first_runs:,} runs"
 
     total = finished - started
     print(f"machine: {platform.node()} · {os.cpu_count()} cores (shared with 7 other sessions) · "

@@ -139,6 +139,7 @@ def main():
         ("API filter by list", f"/api/contacts/?list={list_id}"),
     ]
     total = Contact.objects.count()
+    assert total >= n, f"the database holds {total:,} contacts, not the {n:,} asked for"
     print(
         f"\n{total:,} contacts, PostgreSQL {connection.pg_version // 10000}, {repeat} timed requests per page\n"
     )
