@@ -26,7 +26,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "te
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "unfold",
+    "config.apps.UnfoldConfig",  # django-unfold with our admin site (config/admin_site.py)
     "unfold.contrib.filters",
     "unfold.contrib.forms",
     "django.contrib.admin",
