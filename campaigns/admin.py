@@ -236,6 +236,12 @@ class CampaignAdmin(ModelAdmin):
         else:
             paginator = Paginator(qs, PAGE_SIZE)
         page = paginator.get_page(request.GET.get("page"))
+        # Each row's status in words, translated once per page rather than by get_status_display()
+        # per row (which rebuilds the translated choices for every call).
+        words = {code: str(label) for code, label in Message.Status.choices}
+        page.object_list = list(page.object_list)
+        for m in page.object_list:
+            m.status_label = words.get(m.status, m.status)
         hourly = stats.campaign_hourly(campaign)
         chart = {
             "labels": hourly["labels"],

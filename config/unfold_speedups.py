@@ -27,6 +27,7 @@ _PLACEHOLDER = "__switchboard_pk__"
 _checkbox_html: dict[str | None, tuple[SafeString, SafeString]] = {}
 _labels: dict[tuple, str] = {}
 _LABELS_MAX = 4096
+ORIGINALS: dict[str, object] = {}  # unfold's own functions, for the tests that compare the output
 
 
 def install() -> None:
@@ -37,7 +38,7 @@ def install() -> None:
         return
     unfold_list._switchboard_installed = True
 
-    original_headers = unfold_list.result_headers
+    original_headers = ORIGINALS["result_headers"] = unfold_list.result_headers
 
     def result_headers(cl):
         headers = getattr(cl, "_switchboard_headers", None)
@@ -48,7 +49,7 @@ def install() -> None:
 
     unfold_list.result_headers = result_headers
 
-    original_label = unfold_list.display_for_label
+    original_label = ORIGINALS["display_for_label"] = unfold_list.display_for_label
 
     def display_for_label(value, empty_value_display, label):
         try:
@@ -70,7 +71,7 @@ def install() -> None:
 
     unfold_list.display_for_label = display_for_label
 
-    original_checkbox = unfold.admin.ModelAdmin.action_checkbox
+    original_checkbox = ORIGINALS["action_checkbox"] = unfold.admin.ModelAdmin.action_checkbox
 
     def action_checkbox(self, obj):
         language = get_language()
