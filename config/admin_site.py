@@ -77,7 +77,11 @@ class SwitchboardAdminSite(UnfoldAdminSite):
 
     @staticmethod
     def _static_sidebar(groups: list[dict]) -> list[dict]:
-        """unfold's groups with every lazy value turned into plain text and booleans."""
+        """unfold's groups with every lazy value turned into plain text and booleans.
+
+        The keys unfold's template asks for and our configuration leaves out are set to their empty
+        value: a missing key makes the template engine fall back to a slow lookup, same output.
+        """
         out = []
         for group in groups:
             if "badge" in group or any("badge" in item or "items" in item for item in group["items"]):
@@ -87,14 +91,14 @@ class SwitchboardAdminSite(UnfoldAdminSite):
                 fixed = {k: v for k, v in item.items() if k not in ("permission", "link_callback", "active")}
                 fixed["title"] = str(item["title"])
                 fixed["link"] = str(item.get("link_callback") or item.get("link") or "")
+                fixed["link_callback"] = ""
+                fixed["badge"] = None
                 fixed["has_permission"] = bool(item["has_permission"])
                 items.append(fixed)
-            out.append(
-                {
-                    **{k: (str(v) if k == "title" else v) for k, v in group.items() if k != "items"},
-                    "items": items,
-                }
-            )
+            fixed_group = {k: (str(v) if k == "title" else v) for k, v in group.items() if k != "items"}
+            fixed_group.setdefault("collapsible", False)
+            fixed_group.setdefault("badge", None)
+            out.append({**fixed_group, "items": items})
         return out
 
 

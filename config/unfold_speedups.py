@@ -10,7 +10,10 @@ rendering time. Here:
   (escaped, exactly as the widget escapes it) is put in its place;
 - `result_headers` is computed once per change list (same request, same `cl`) and reused;
 - a coloured status label (`@display(label=...)`) is rendered once per language, text and colour:
-  a column like the contacts' status has four values, not fifty.
+  a column like the contacts' status has four values, not fifty;
+- `list_sections` (asked for by unfold's change-list template twice per row) gets its empty value
+  on admins that do not set it: a missing attribute made the template engine call dir() on the
+  ModelAdmin each time (~100 times per page), with the same output.
 
 Installed from config.apps.UnfoldConfig.ready(); tests/test_admin_speedups.py checks the output is
 identical to unfold's own.
@@ -70,6 +73,10 @@ def install() -> None:
         return html
 
     unfold_list.display_for_label = display_for_label
+
+    if not hasattr(unfold.admin.ModelAdmin, "list_sections"):
+        unfold.admin.ModelAdmin.list_sections = ()
+        ORIGINALS["list_sections_added"] = True
 
     original_checkbox = ORIGINALS["action_checkbox"] = unfold.admin.ModelAdmin.action_checkbox
 

@@ -34,6 +34,8 @@ def unfold_as_shipped(monkeypatch):
         )
         monkeypatch.setattr(SwitchboardAdminSite, "get_sidebar_list", UnfoldAdminSite.get_sidebar_list)
         monkeypatch.setattr(SwitchboardAdminSite, "get_app_list", AdminSite.get_app_list)
+        if unfold_speedups.ORIGINALS.get("list_sections_added"):
+            monkeypatch.delattr(unfold.admin.ModelAdmin, "list_sections")
 
     return restore
 
