@@ -11,6 +11,8 @@ rendering time. Here:
 - `result_headers` is computed once per change list (same request, same `cl`) and reused;
 - a coloured status label (`@display(label=...)`) is rendered once per language, text and colour:
   a column like the contacts' status has four values, not fifty;
+- the link to each row's change page is `reverse()`d once per change list and the row's integer
+  primary key put in it (other primary keys go through `reverse()` as before);
 - `list_sections` (asked for by unfold's change-list template twice per row) gets its empty value
   on admins that do not set it: a missing attribute made the template engine call dir() on the
   ModelAdmin each time (~100 times per page), with the same output.
@@ -73,6 +75,27 @@ def install() -> None:
         return html
 
     unfold_list.display_for_label = display_for_label
+
+    from unfold.views import ChangeList
+
+    original_url = ORIGINALS["url_for_result"] = ChangeList.url_for_result
+
+    def url_for_result(self, result):
+        pk = getattr(result, self.pk_attname)
+        if type(pk) is not int:
+            return original_url(self, result)
+        parts = getattr(self, "_switchboard_change_url", None)
+        if parts is None:
+            marker = 987654321987654321  # digits only: reverse() quotes it exactly as any integer
+            url = original_url(self, type("Row", (), {self.pk_attname: marker})())
+            parts = self._switchboard_change_url = tuple(url.split(str(marker), 1))
+            if len(parts) != 2:
+                parts = self._switchboard_change_url = ()
+        if not parts:
+            return original_url(self, result)
+        return f"{parts[0]}{pk}{parts[1]}"
+
+    ChangeList.url_for_result = url_for_result
 
     if not hasattr(unfold.admin.ModelAdmin, "list_sections"):
         unfold.admin.ModelAdmin.list_sections = ()
