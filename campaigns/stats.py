@@ -11,7 +11,7 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -109,27 +109,53 @@ def _day_range(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     )
 
 
-def _period_totals(start: dt.date, end: dt.date) -> dict:
-    lo, hi = _day_range(start, end)
-    rows = (
-        MessageStat.objects.filter(hour__gte=lo, hour__lt=hi, metric__in=["created", "cohort_delivered", "cohort_read",
-                                                                          "failed", "replied", "clicked", "cost", "inbound"])
+PERIOD_METRICS = [
+    "created",
+    "cohort_delivered",
+    "cohort_read",
+    "failed",
+    "replied",
+    "clicked",
+    "cost",
+    "inbound",
+]
+
+
+def _periods_totals(*periods: tuple[dt.date, dt.date]) -> list[dict]:
+    """The totals of each (start, end) period, all read in one grouped query over their buckets."""
+    ranges = [_day_range(start, end) for start, end in periods]
+    sums = {}
+    for i, (lo, hi) in enumerate(ranges):
+        inside = Q(hour__gte=lo, hour__lt=hi)
+        sums[f"n{i}"], sums[f"c{i}"] = Sum("count", filter=inside), Sum("cost", filter=inside)
+    rows = list(
+        MessageStat.objects.filter(
+            hour__gte=min(lo for lo, _ in ranges),
+            hour__lt=max(hi for _, hi in ranges),
+            metric__in=PERIOD_METRICS,
+        )
         .values("metric")
-        .annotate(n=Sum("count"), c=Sum("cost"))
-    )  # fmt: skip
-    totals = {"messages": 0, "delivered": 0, "read": 0, "failed": 0, "replied": 0, "clicked": 0, "inbound": 0,
-              "cost": Decimal(0)}  # fmt: skip
-    for row in rows:
-        if row["metric"] == "cost":
-            totals["cost"] = (row["c"] or Decimal(0)).quantize(Decimal("0.01"))
-        else:
-            key = {"created": "messages", "cohort_delivered": "delivered", "cohort_read": "read"}.get(
-                row["metric"]
-            )
-            totals[key or row["metric"]] = row["n"] or 0
-    totals["delivery_rate"] = _rate(totals["delivered"], totals["messages"])
-    totals["read_rate"] = _rate(totals["read"], totals["delivered"])
-    return totals
+        .annotate(**sums)
+        .order_by()
+    )
+    out = []
+    for i in range(len(ranges)):
+        totals = {"messages": 0, "delivered": 0, "read": 0, "failed": 0, "replied": 0, "clicked": 0, "inbound": 0,
+                  "cost": Decimal(0)}  # fmt: skip
+        for row in rows:
+            if row[f"n{i}"] is None:  # no bucket of this metric in this period (a row for the other)
+                continue
+            if row["metric"] == "cost":
+                totals["cost"] = (row[f"c{i}"] or Decimal(0)).quantize(Decimal("0.01"))
+            else:
+                key = {"created": "messages", "cohort_delivered": "delivered", "cohort_read": "read"}.get(
+                    row["metric"]
+                )
+                totals[key or row["metric"]] = row[f"n{i}"] or 0
+        totals["delivery_rate"] = _rate(totals["delivered"], totals["messages"])
+        totals["read_rate"] = _rate(totals["read"], totals["delivered"])
+        out.append(totals)
+    return out
 
 
 def _rate(part: int, whole: int) -> float:
@@ -179,7 +205,7 @@ def overview(start: dt.date, end: dt.date) -> dict:
     length = (end - start).days + 1
     prev_end = start - dt.timedelta(days=1)
     prev_start = prev_end - dt.timedelta(days=length - 1)
-    current, previous = _period_totals(start, end), _period_totals(prev_start, prev_end)
+    current, previous = _periods_totals((start, end), (prev_start, prev_end))
     change = {k: _change(current[k], previous[k]) for k in ("messages", "delivered", "read", "failed", "cost",
                                                              "replied")}  # fmt: skip
     for rate in ("delivery_rate", "read_rate"):
