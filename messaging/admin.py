@@ -27,6 +27,7 @@ from .admin_access import HidesAccountsMixin
 from .forms import MODEL_FIELDS, ProviderAccountForm
 from .models import HttpLog, ProviderAccount
 from .providers.registry import get_registry
+from .senders.admin import SenderInline
 from .webhooks.admin import AccountWebhooksMixin
 
 OP_WORDS = {
@@ -35,7 +36,7 @@ OP_WORDS = {
 }  # fmt: skip
 RESOURCE_WORDS = {
     "contacts": _("Contacts"), "lists": _("Lists"), "custom_fields": _("Custom fields"), "templates": _("Templates"),
-    "campaigns": _("Campaigns"), "automations": _("Automations"),
+    "campaigns": _("Campaigns"), "automations": _("Automations"), "senders": _("Senders"),
 }  # fmt: skip
 CHANNEL_WORDS = {"sms": "SMS", "whatsapp": "WhatsApp", "rcs": "RCS", "voice": _("Voice")}
 ORDER = list(OP_WORDS)
@@ -67,6 +68,7 @@ def report(request, account, result) -> None:
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
     form = ProviderAccountForm
+    inlines = [SenderInline]
     list_display = ["name", "provider_label", "health", "balance_column", "last_success_at", "is_active"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name"]
@@ -165,6 +167,10 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
             raise
         obj.pk = saved.pk
         obj.refresh_from_db()
+        # The account's senders follow it: pulled again whenever staff save it (on commit).
+        from .senders.services import pull_senders_later
+
+        pull_senders_later(saved, trigger="button", user=request.user)
 
     # -- columns --------------------------------------------------------------------------------
 

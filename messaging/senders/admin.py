@@ -1,0 +1,86 @@
+"""Senders in the admin: each account's senders on its page, and a page to add the ones its provider
+does not list (or to rename / switch off pulled ones). Writes go through messaging.senders.services."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from unfold.admin import ModelAdmin, TabularInline
+from unfold.decorators import display
+
+from messaging.admin_access import HidesAccountsMixin
+
+from .models import Sender
+from .services import save_manual_sender
+
+
+class SenderInline(TabularInline):
+    """The account's senders, read-only on the account page (added and changed on the Senders page)."""
+
+    model = Sender
+    fields = ["channel", "address", "label", "active", "source", "provider_status", "last_seen_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = _("Senders (sync the account to pull them again; add the others on the Senders page)")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class SenderForm(forms.ModelForm):
+    class Meta:
+        model = Sender
+        fields = ["account", "channel", "address", "label", "active"]
+
+    def _post_clean(self):
+        """The service validates (it is the one place the rules live); the model's unique check is its too."""
+
+
+@admin.register(Sender)
+class SenderAdmin(HidesAccountsMixin, ModelAdmin):
+    form = SenderForm
+    list_display = ["__str__", "channel", "account", "active_label", "source", "provider_status", "last_seen_at"]
+    list_filter = ["account", "channel", "active", "source"]
+    search_fields = ["address", "label"]
+    list_select_related = ["account"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = ["source", "provider_status", "last_seen_at"]
+        if obj is not None:
+            fields = ["account", *fields]
+            if obj.source == Sender.Source.PULLED:
+                fields = ["channel", "address", *fields]
+        return self._without(request, fields)
+
+    def has_delete_permission(self, request, obj=None):
+        # Pulled senders come back with the next sync: switch them off instead.
+        if obj is not None and obj.source == Sender.Source.PULLED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    @display(description=_("active"), boolean=True, ordering="active")
+    def active_label(self, obj):
+        return obj.active
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        existing = Sender.objects.get(pk=obj.pk) if change else None
+        try:
+            saved = save_manual_sender(
+                existing.account if existing else data["account"],
+                channel=data.get("channel", existing.channel if existing else ""),
+                address=data.get("address", existing.address if existing else ""),
+                label=data.get("label", ""), active=data.get("active", True), sender=existing,
+            )  # fmt: skip
+        except ValidationError as exc:
+            messages.error(request, "; ".join(exc.messages))
+            raise
+        obj.pk = saved.pk
+        obj.refresh_from_db()
