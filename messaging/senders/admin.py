@@ -13,7 +13,7 @@ from unfold.decorators import display
 from messaging.admin_access import HidesAccountsMixin
 
 from .models import Sender
-from .services import save_manual_sender
+from .services import manual_sender_problems, save_manual_sender
 
 
 class SenderInline(TabularInline):
@@ -39,8 +39,25 @@ class SenderForm(forms.ModelForm):
         model = Sender
         fields = ["account", "channel", "address", "label", "active"]
 
-    def _post_clean(self):
-        """The service validates (it is the one place the rules live); the model's unique check is its too."""
+    def clean(self):
+        """The service's rules, shown on the fields (the service checks them again when it saves)."""
+        data = super().clean()
+        existing = self.instance if self.instance.pk else None
+        account = existing.account if existing else data.get("account")
+        if account is None:
+            return data
+        problems = manual_sender_problems(
+            account, channel=data.get("channel", existing.channel if existing else ""),
+            address=data.get("address", existing.address if existing else ""), label=data.get("label", ""),
+            sender=Sender.objects.get(pk=existing.pk) if existing else None,
+        )  # fmt: skip
+        for field, errors in problems.items():
+            for error in errors:
+                self.add_error(field if field in self.fields else None, error)
+        return data
+
+    def validate_unique(self):
+        """Checked in clean() by the service's rules, in the staff's words."""
 
 
 @admin.register(Sender)

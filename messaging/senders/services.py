@@ -72,10 +72,9 @@ def record_pulled_senders(account, remote: list[RemoteSender]) -> dict[str, int]
     return counts
 
 
-def save_manual_sender(account, *, channel: str, address: str, label: str = "", active: bool = True,
-                       sender: Sender | None = None) -> Sender:  # fmt: skip
-    """Create or change a sender typed by staff. A pulled sender keeps its channel and address
-    (the provider's); staff may still rename it or switch it off. Raises ValidationError by field."""
+def manual_sender_problems(account, *, channel: str, address: str, label: str = "",
+                           sender: Sender | None = None) -> dict[str, list[str]]:  # fmt: skip
+    """Every reason this sender cannot be saved, by field (the admin form shows them on the fields)."""
     address = (address or "").strip()
     label = (label or "").strip()
     errors: dict[str, list[str]] = {}
@@ -92,15 +91,30 @@ def save_manual_sender(account, *, channel: str, address: str, label: str = "", 
         sender.channel != channel or sender.address != address
     ):
         errors["address"] = [_("This sender comes from the provider: its channel and address cannot change here.")]
+    if not errors and account is not None:
+        taken = Sender.objects.filter(account=account, channel=channel, address=address)
+        if sender is not None and sender.pk:
+            taken = taken.exclude(pk=sender.pk)
+        if taken.exists():
+            errors["address"] = [_("This account already has this sender.")]
+    return errors
+
+
+def save_manual_sender(account, *, channel: str, address: str, label: str = "", active: bool = True,
+                       sender: Sender | None = None) -> Sender:  # fmt: skip
+    """Create or change a sender typed by staff. A pulled sender keeps its channel and address
+    (the provider's); staff may still rename it or switch it off. Raises ValidationError by field."""
+    errors = manual_sender_problems(account, channel=channel, address=address, label=label, sender=sender)
     if errors:
         raise ValidationError(errors)
     if sender is None:
         sender = Sender(account=account, source=Sender.Source.MANUAL)
-    sender.channel, sender.address, sender.label, sender.active = channel, address, label[:200], bool(active)
+    sender.channel, sender.address = channel, (address or "").strip()
+    sender.label, sender.active = (label or "").strip()[:200], bool(active)
     try:
         with transaction.atomic():
             sender.save()
-    except IntegrityError:
+    except IntegrityError:  # a race with another save of the same sender
         raise ValidationError({"address": [_("This account already has this sender.")]}) from None
     return sender
 
