@@ -25,7 +25,9 @@ class SenderInline(TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    verbose_name_plural = _("Senders (sync the account to pull them again; add the others on the Senders page)")
+    verbose_name_plural = _(
+        "Senders (sync the account to pull them again; add the others on the Senders page)"
+    )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -63,7 +65,15 @@ class SenderForm(forms.ModelForm):
 @admin.register(Sender)
 class SenderAdmin(HidesAccountsMixin, ModelAdmin):
     form = SenderForm
-    list_display = ["__str__", "channel", "account", "active_label", "source", "provider_status", "last_seen_at"]
+    list_display = [
+        "__str__",
+        "channel",
+        "account",
+        "active_label",
+        "source",
+        "provider_status",
+        "last_seen_at",
+    ]
     list_filter = ["account", "channel", "active", "source"]
     search_fields = ["address", "label"]
     list_select_related = ["account"]

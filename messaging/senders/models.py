@@ -40,7 +40,9 @@ class Sender(models.Model):
     active = models.BooleanField(_("active"), default=True)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL,
                               editable=False)  # fmt: skip
-    provider_status = models.CharField(_("status at the provider"), max_length=100, blank=True, editable=False)
+    provider_status = models.CharField(
+        _("status at the provider"), max_length=100, blank=True, editable=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
 

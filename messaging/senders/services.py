@@ -44,7 +44,9 @@ def record_pulled_senders(account, remote: list[RemoteSender]) -> dict[str, int]
             continue
         seen.setdefault((item.channel, address), item)
     with transaction.atomic():
-        existing = {(s.channel, s.address): s for s in Sender.objects.select_for_update().filter(account=account)}
+        existing = {
+            (s.channel, s.address): s for s in Sender.objects.select_for_update().filter(account=account)
+        }
         for (channel, address), item in seen.items():
             label = (item.label or address).strip()[:200]
             status = (item.status or "").strip()[:100]
@@ -87,10 +89,14 @@ def manual_sender_problems(account, *, channel: str, address: str, label: str = 
         errors["address"] = [_("The sender must be at most 100 characters, without control characters.")]
     if any(ord(c) < 32 or ord(c) == 127 for c in label):
         errors["label"] = [_("The name must not contain control characters.")]
-    if sender is not None and sender.source == Sender.Source.PULLED and (
-        sender.channel != channel or sender.address != address
+    if (
+        sender is not None
+        and sender.source == Sender.Source.PULLED
+        and (sender.channel != channel or sender.address != address)
     ):
-        errors["address"] = [_("This sender comes from the provider: its channel and address cannot change here.")]
+        errors["address"] = [
+            _("This sender comes from the provider: its channel and address cannot change here.")
+        ]
     if not errors and account is not None:
         taken = Sender.objects.filter(account=account, channel=channel, address=address)
         if sender is not None and sender.pk:

@@ -26,7 +26,9 @@ def _account(provider, server, credentials, settings=None):
 
 
 def _senders(account):
-    return {(s.channel, s.address, s.label, s.active, s.source) for s in Sender.objects.filter(account=account)}
+    return {
+        (s.channel, s.address, s.label, s.active, s.source) for s in Sender.objects.filter(account=account)
+    }
 
 
 def test_qlara_lists_sms_senders_rcs_agents_and_whatsapp_numbers(serve_fake):
@@ -123,7 +125,9 @@ def test_manual_sender_rules(db):
     pulled = Sender.objects.create(account=account, channel="sms", address="P", source="pulled")
     with pytest.raises(ValidationError):
         save_manual_sender(account, channel="sms", address="Q", sender=pulled)
-    renamed = save_manual_sender(account, channel="sms", address="P", label="Promo", active=False, sender=pulled)
+    renamed = save_manual_sender(
+        account, channel="sms", address="P", label="Promo", active=False, sender=pulled
+    )
     assert (renamed.label, renamed.active) == ("Promo", False)
 
 
@@ -190,7 +194,13 @@ def test_staff_add_a_sender_on_the_senders_page(admin_client):
     account = sandbox_account()
     response = admin_client.post(
         reverse("admin:messaging_sender_add"),
-        {"account": account.pk, "channel": "sms", "address": " Negozio ", "label": "Negozio Roma", "active": "on"},
+        {
+            "account": account.pk,
+            "channel": "sms",
+            "address": " Negozio ",
+            "label": "Negozio Roma",
+            "active": "on",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     sender = Sender.objects.get(account=account)

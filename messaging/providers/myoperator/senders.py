@@ -18,7 +18,9 @@ def sender_from_phone_number(row: dict[str, Any]) -> RemoteSender | None:
     address = str(row.get("phone_number_id") or "")
     if not address:
         return None
-    number = f"+{row.get('country_code') or ''}{row.get('phone_number') or ''}" if row.get("phone_number") else ""
+    number = (
+        f"+{row.get('country_code') or ''}{row.get('phone_number') or ''}" if row.get("phone_number") else ""
+    )
     waba = row.get("waba_account") if isinstance(row.get("waba_account"), dict) else {}
     name = str(waba.get("waba_name") or "")
     label = f"{name} ({number})" if name and number else (name or number or address)

@@ -15,7 +15,9 @@ class SandboxSendersMixin:
         own = str(self.settings.get("sender") or "")
         if own and own != "Switchboard":
             yield RemoteSender(channel=Channel.SMS.value, address=own, label=own, status="active")
-        yield RemoteSender(channel=Channel.SMS.value, address="Switchboard", label="Switchboard", status="active")
+        yield RemoteSender(
+            channel=Channel.SMS.value, address="Switchboard", label="Switchboard", status="active"
+        )
         yield RemoteSender(channel=Channel.WHATSAPP.value, address="sandbox-wa-1",
                            label="Switchboard Sandbox (+39 02 0000 0001)", status="active")  # fmt: skip
         yield RemoteSender(channel=Channel.RCS.value, address="sandbox_rcs_agent", label="Switchboard Sandbox",

@@ -20,7 +20,9 @@ def sender_from_phone_number(row: dict[str, Any]) -> RemoteSender | None:
     number = str(row.get("display_phone_number") or "")
     name = str(row.get("verified_name") or "")
     label = f"{name} ({number})" if name and number else (name or number or address)
-    status = str(row.get("code_verification_status") or row.get("name_status") or row.get("quality_rating") or "")
+    status = str(
+        row.get("code_verification_status") or row.get("name_status") or row.get("quality_rating") or ""
+    )
     # Meta refuses sends from numbers whose display name was rejected; everything else can send.
     active = str(row.get("name_status") or "").upper() not in ("DECLINED", "REJECTED")
     return RemoteSender(channel=Channel.WHATSAPP.value, address=address, label=label, active=active,
