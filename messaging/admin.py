@@ -27,7 +27,7 @@ from .admin_access import HidesAccountsMixin
 from .forms import MODEL_FIELDS, ProviderAccountForm
 from .models import HttpLog, ProviderAccount
 from .providers.registry import get_registry
-from .senders.admin import SenderInline
+from .senders.admin import senders_table
 from .webhooks.admin import AccountWebhooksMixin
 
 OP_WORDS = {
@@ -68,7 +68,6 @@ def report(request, account, result) -> None:
 @admin.register(ProviderAccount)
 class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
     form = ProviderAccountForm
-    inlines = [SenderInline]
     list_display = ["name", "provider_label", "health", "balance_column", "last_success_at", "is_active"]
     list_filter = ["provider", "is_active"]
     search_fields = ["name"]
@@ -78,6 +77,7 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
         "health",
         "balance",
         "capability_list",
+        "sender_list",
         "last_success_at",
         "last_error_at",
         "created_at",
@@ -145,6 +145,7 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
                     {"fields": ["health", "balance", "last_success_at", "last_error_at", "capability_list"]},
                 )
             )
+            fieldsets.append((_("Senders"), {"fields": ["sender_list"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -197,6 +198,10 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
         return gettext("%(balance)s (checked %(when)s)") % {
             "balance": obj.balance_text, "when": format_datetime(obj.balance_checked_at)
         }
+
+    @display(description=_("Senders"))
+    def sender_list(self, obj):
+        return senders_table(obj)
 
     @display(description=_("What it can do"))
     def capability_list(self, obj):

@@ -6,8 +6,10 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from unfold.admin import ModelAdmin, TabularInline
+from unfold.admin import ModelAdmin
 from unfold.decorators import display
 
 from messaging.admin_access import HidesAccountsMixin
@@ -16,24 +18,28 @@ from .models import Sender
 from .services import manual_sender_problems, save_manual_sender
 
 
-class SenderInline(TabularInline):
-    """The account's senders, read-only on the account page (added and changed on the Senders page)."""
-
-    model = Sender
-    fields = ["channel", "address", "label", "active", "source", "provider_status", "last_seen_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
-    show_change_link = True
-    verbose_name_plural = _(
-        "Senders (sync the account to pull them again; add the others on the Senders page)"
-    )
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+def senders_table(account) -> str:
+    """The account's senders on its page, read-only (added and changed on the Senders page;
+    pulled ones come back with "Sync now" and whenever the account is saved)."""
+    rows = list(Sender.objects.filter(account=account).order_by("channel", "label", "address"))
+    link = reverse("admin:messaging_sender_changelist") + f"?account__id__exact={account.pk}"
+    if not rows:
+        return format_html(
+            '<p>{}</p><p><a class="underline" href="{}">{}</a></p>',
+            _("No senders yet. Sync the account to pull them where the provider lists them."),
+            link, _("Senders page"),
+        )  # fmt: skip
+    body = format_html_join(
+        "", "<tr><td class='pr-4'>{}</td><td class='pr-4'>{}</td><td class='pr-4'>{}</td><td class='pr-4'>{}</td>"
+        "<td>{}</td></tr>",
+        ((s.get_channel_display(), s.address, s.label or "—", _("active") if s.active else _("switched off"),
+          s.get_source_display()) for s in rows),
+    )  # fmt: skip
+    return format_html(
+        '<table class="text-left text-sm"><tr><th class="pr-4">{}</th><th class="pr-4">{}</th><th class="pr-4">{}</th>'
+        '<th class="pr-4">{}</th><th>{}</th></tr>{}</table><p class="mt-2"><a class="underline" href="{}">{}</a></p>',
+        _("channel"), _("sender"), _("name shown"), _("status"), _("source"), body, link, _("Senders page"),
+    )  # fmt: skip
 
 
 class SenderForm(forms.ModelForm):
