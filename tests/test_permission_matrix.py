@@ -182,6 +182,8 @@ MESSAGING = {
     "provider-list": Row(get=STAFF, post=NOBODY),
     "provider-detail": Row(get=STAFF, post=NOBODY, kwargs={"slug": "sandbox"}),
     "sync-run-list": Row(get=READ, post=NOBODY, model="messaging.syncrun"),
+    "sender-list": Row(get=READ, post=NOBODY, model="messaging.sender"),
+    "sender-detail": Row(get=READ, post=NOBODY, model="messaging.sender"),
     "sync-run-detail": Row(get=READ, post=NOBODY, model="messaging.syncrun"),
 }
 

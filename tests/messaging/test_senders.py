@@ -216,3 +216,18 @@ def test_a_duplicate_sender_is_refused_on_the_field(admin_client):
     assert response.status_code == 200
     assert "This account already has this sender." in response.content.decode()
     assert Sender.objects.filter(account=account).count() == 1
+
+
+def test_api_lists_an_accounts_senders_for_a_channel(viewer):
+    account = sandbox_account()
+    other = sandbox_account(name="Other", seed="s2")
+    sync_account(account, "senders", "pull")
+    save_manual_sender(other, channel="sms", address="Altro")
+    api = APIClient()
+    api.force_authenticate(viewer)
+    response = api.get("/api/senders/", {"account": account.pk, "channel": "sms", "active": "true"})
+    assert response.status_code == 200, response.content
+    rows = response.json()["results"] if isinstance(response.json(), dict) else response.json()
+    assert [r["address"] for r in rows] == ["Switchboard"]
+    assert api.get("/api/senders/", {"account": "x"}).status_code == 400
+    assert api.post("/api/senders/", {}).status_code in (403, 405)
