@@ -47,6 +47,25 @@ MESSAGE_STATUS_WORDS = {
 PAGE_SIZE = 50
 
 
+def sender_choices(campaign) -> list:
+    """The select's options: every active sender, grouped by account and channel (the rules refuse
+    one that is not the chosen account's on the chosen channel); the campaign's own value kept."""
+    from messaging.models import Sender
+
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for sender in Sender.objects.filter(active=True).select_related("account").order_by(
+        "account__name", "channel", "label", "address"
+    ):
+        name = f"{sender.account.name} — {sender.get_channel_display()}"
+        groups.setdefault(name, []).append((sender.address, str(sender)))
+    choices: list = [("", _("The account's default sender"))]
+    current = getattr(campaign, "sender", "")
+    if current and not any(current == value for options in groups.values() for value, _label in options):
+        choices.append((current, current))
+    choices += list(groups.items())
+    return choices
+
+
 class CampaignForm(forms.ModelForm):
     class Meta:
         model = Campaign
@@ -59,6 +78,15 @@ class CampaignForm(forms.ModelForm):
             "variables": gettext_lazy('e.g. {"name": {"field": "first_name", "fallback": "cliente"}}'),
             "scheduled_at": gettext_lazy("Empty: start when you press Start."),
         }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "sender" in self.fields:
+            self.fields["sender"] = forms.ChoiceField(
+                label=self.fields["sender"].label, required=False, choices=sender_choices(self.instance),
+                help_text=gettext_lazy("From the senders of the chosen account and channel (the account page lists "
+                                       "them). Empty: the account's default sender."),
+            )  # fmt: skip
 
     def clean(self):
         data = super().clean()

@@ -191,6 +191,12 @@ UNFOLD = {
                         ),
                     },
                     {
+                        "title": _("Senders"),
+                        "icon": "outgoing_mail",
+                        "link": admin_url("admin:messaging_sender_changelist"),
+                        "permission": _can("messaging.view_sender", "admin:messaging_sender_changelist"),
+                    },
+                    {
                         "title": _("Sync runs"),
                         "icon": "sync",
                         "link": admin_url("admin:messaging_syncrun_changelist"),

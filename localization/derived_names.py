@@ -104,6 +104,7 @@ DERIVED_NAMES = [
     gettext_noop('last error'),
     gettext_noop('last error at'),
     gettext_noop('last name'),
+    gettext_noop('last seen at'),
     gettext_noop('last seen run'),
     gettext_noop('last success at'),
     gettext_noop('last synced at'),

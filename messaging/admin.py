@@ -27,6 +27,7 @@ from .admin_access import HidesAccountsMixin
 from .forms import MODEL_FIELDS, ProviderAccountForm
 from .models import HttpLog, ProviderAccount
 from .providers.registry import get_registry
+from .senders.admin import senders_table
 from .webhooks.admin import AccountWebhooksMixin
 
 OP_WORDS = {
@@ -35,7 +36,7 @@ OP_WORDS = {
 }  # fmt: skip
 RESOURCE_WORDS = {
     "contacts": _("Contacts"), "lists": _("Lists"), "custom_fields": _("Custom fields"), "templates": _("Templates"),
-    "campaigns": _("Campaigns"), "automations": _("Automations"),
+    "campaigns": _("Campaigns"), "automations": _("Automations"), "senders": _("Senders"),
 }  # fmt: skip
 CHANNEL_WORDS = {"sms": "SMS", "whatsapp": "WhatsApp", "rcs": "RCS", "voice": _("Voice")}
 ORDER = list(OP_WORDS)
@@ -76,6 +77,7 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
         "health",
         "balance",
         "capability_list",
+        "sender_list",
         "last_success_at",
         "last_error_at",
         "created_at",
@@ -143,6 +145,7 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
                     {"fields": ["health", "balance", "last_success_at", "last_error_at", "capability_list"]},
                 )
             )
+            fieldsets.append((_("Senders"), {"fields": ["sender_list"]}))
         return fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -165,6 +168,10 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
             raise
         obj.pk = saved.pk
         obj.refresh_from_db()
+        # The account's senders follow it: pulled again whenever staff save it (on commit).
+        from .senders.services import pull_senders_later
+
+        pull_senders_later(saved, trigger="button", user=request.user)
 
     # -- columns --------------------------------------------------------------------------------
 
@@ -191,6 +198,10 @@ class ProviderAccountAdmin(AccountWebhooksMixin, ModelAdmin):
         return gettext("%(balance)s (checked %(when)s)") % {
             "balance": obj.balance_text, "when": format_datetime(obj.balance_checked_at)
         }
+
+    @display(description=_("Senders"))
+    def sender_list(self, obj):
+        return senders_table(obj)
 
     @display(description=_("What it can do"))
     def capability_list(self, obj):

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from . import services
 from .models import ProviderAccount
 from .providers.registry import get_registry
+from .senders.services import pull_senders_later
 
 
 def as_drf_error(exc: DjangoValidationError) -> ValidationError:
@@ -99,15 +100,19 @@ class ProviderAccountSerializer(serializers.ModelSerializer):
 
     def create(self, validated_data):
         try:
-            return services.create_account(**validated_data)
+            account = services.create_account(**validated_data)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
+        pull_senders_later(account, trigger="api")
+        return account
 
     def update(self, instance, validated_data):
         try:
-            return services.update_account(instance, **validated_data)
+            account = services.update_account(instance, **validated_data)
         except DjangoValidationError as exc:
             raise as_drf_error(exc) from None
+        pull_senders_later(account, trigger="api")
+        return account
 
 
 ConnectionResultSerializer = inline_serializer(

@@ -172,6 +172,7 @@ class HttpLog(models.Model):
 # The sandbox provider's remote state (its own module so the lead's models stay readable).
 from .message_models import Message, MessageStat  # noqa: E402, F401
 from .sandbox_models import SandboxObject  # noqa: E402, F401
+from .senders.models import Sender  # noqa: E402, F401
 from .sync.models import RemoteLink, SyncConflict, SyncError, SyncLock, SyncMembership, SyncRun  # noqa: E402, F401
 from .templating.models import MessageTemplate, TemplateLink  # noqa: E402, F401
 from .webhooks.models import WebhookEvent  # noqa: E402, F401

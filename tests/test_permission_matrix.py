@@ -172,6 +172,8 @@ MESSAGING = {
     **model_admin_rows("messaging", "syncrun", view=READ, add=NOBODY, change=NOBODY, delete=MGR),
     "admin:messaging_syncrun_start": Row(get=MGR, post=MGR, query="account={messaging.provideraccount}"),
     **model_admin_rows("messaging", "syncconflict", view=READ, add=NOBODY, change=MGR, delete=NOBODY),
+    # Senders (issue 10): everyone reads them (campaign forms name them); Managers add, change, delete.
+    **model_admin_rows("messaging", "sender", view=READ, add=MGR, change=MGR, delete=MGR),
     "admin:messaging_syncconflict_change": Row(get=READ, post=MGR, data={"keep": "theirs"}),
     # API
     **api_rows("provider-account", "messaging.provideraccount", read=MGR, write=MGR),
@@ -180,6 +182,8 @@ MESSAGING = {
     "provider-list": Row(get=STAFF, post=NOBODY),
     "provider-detail": Row(get=STAFF, post=NOBODY, kwargs={"slug": "sandbox"}),
     "sync-run-list": Row(get=READ, post=NOBODY, model="messaging.syncrun"),
+    "sender-list": Row(get=READ, post=NOBODY, model="messaging.sender"),
+    "sender-detail": Row(get=READ, post=NOBODY, model="messaging.sender"),
     "sync-run-detail": Row(get=READ, post=NOBODY, model="messaging.syncrun"),
 }
 
@@ -294,6 +298,13 @@ def _sample_account(users):
     return create_account(provider="sandbox", name="Matrix sandbox")
 
 
+def _sample_sender(users):
+    from messaging.senders.services import save_manual_sender
+
+    account = apps.get_model("messaging", "provideraccount").objects.first() or _sample_account(users)
+    return save_manual_sender(account, channel="sms", address="Matrix")
+
+
 def _sample_syncrun(users):
     from messaging.sync.models import SyncRun
 
@@ -386,6 +397,7 @@ SAMPLES = {
     "contacts.contactexport": _sample_export,
     "messaging.provideraccount": _sample_account,
     "messaging.syncrun": _sample_syncrun,
+    "messaging.sender": _sample_sender,
     "messaging.syncconflict": _sample_conflict,
     "messaging.httplog": lambda users: apps.get_model("messaging", "httplog").objects.create(
         provider="sandbox", method="GET", host="sandbox.local", path="/x"

@@ -1,9 +1,9 @@
-"""Provider-run campaigns: the provider sends (Qlara campaigns over contact lists), we pull its totals.
+"""Provider-run campaigns: the provider sends (Qlara and Spoki campaigns over their lists), we pull its totals.
 
 Start: the audience is synced to the provider as a list of its own (contacts pushed where they
 have no twin there yet, RemoteLink kept), the campaign is created remotely as a draft with the
 template's remote id, then started through the provider's own lifecycle hook (Qlara: calculate
-goal → ready → confirm). Every step is recorded on the campaign (remote ids), so a runner that
+goal → ready → confirm; Spoki: the draft scheduled a minute from now). Every step is recorded on the campaign (remote ids), so a runner that
 dies resumes at the step it reached and never creates a second remote campaign. Statistics are
 the provider's totals, pulled by the minute tick; the campaign page shows them beside ours.
 """
@@ -91,8 +91,7 @@ def pull_provider_stats(campaign: Campaign) -> dict:
         return {"pulled": False}
     provider = campaign.account.get_provider()
     try:
-        totals = provider.get_campaign_stats(campaign.remote_id)
-        remote = provider.get_campaign(campaign.remote_id)
+        remote, totals = provider.get_campaign_progress(campaign.remote_id)
     except ProviderError as exc:
         logger.warning("campaign %s: provider totals unavailable: %s", campaign.pk, exc)
         return {"pulled": False, "error": str(exc)}

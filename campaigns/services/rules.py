@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from contacts.models import CustomField
 from messaging.providers.base import Op, Resource
+from messaging.senders.services import check_sender
 from messaging.templating.rendering import CONTACT_ATTRIBUTES, contact_values, render_template
 from messaging.templating.services import is_template_approved
 from messaging.templating.variables import fill, malformed_in, names_in
@@ -36,7 +37,8 @@ def provider_max_rate(account, *, batched: bool = False) -> int:
 
 
 def provider_runs_campaign(account, channel: str) -> bool:
-    """Provider-run when the provider prefers to run campaigns and can create and start them."""
+    """Provider-run when the provider prefers to run campaigns, can create and start them, and
+    speaks the channel (Spoki runs WhatsApp campaigns only; an SMS campaign there is refused)."""
     provider = account.provider_class
     caps = provider.capabilities
     return (
@@ -44,6 +46,7 @@ def provider_runs_campaign(account, channel: str) -> bool:
             provider.runs_campaigns
             and caps.supports(Resource.CAMPAIGNS, Op.PUSH)
             and caps.supports(Resource.CAMPAIGNS, Op.START)
+            and caps.can_send(channel)
         )
         and channel != "voice"
     )
@@ -100,6 +103,9 @@ def check_campaign(
     ):
         add("channel", _("%(account)s cannot send %(channel)s messages.")
             % {"account": account.name, "channel": campaign.get_channel_display()})  # fmt: skip
+    sender_problem = check_sender(account, campaign.channel, campaign.sender)
+    if sender_problem:
+        add("sender", sender_problem)
     template = campaign.template
     if campaign.channel == "whatsapp" and template is None:
         add("template", _("WhatsApp campaigns need an approved template."))

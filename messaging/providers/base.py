@@ -34,6 +34,7 @@ class Resource(StrEnum):
     TEMPLATES = "templates"
     CAMPAIGNS = "campaigns"
     AUTOMATIONS = "automations"
+    SENDERS = "senders"  # SMS originators, WhatsApp numbers, RCS agents (pull only)
 
 
 class Op(StrEnum):
@@ -152,6 +153,22 @@ class RemoteList:
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     version: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class RemoteSender:
+    """Something the account sends from: an SMS originator, a WhatsApp number, an RCS agent.
+
+    `address` is what a send names as OutboundMessage.sender (the originator text, the phone
+    number id, the agent id); `label` is what staff read (a name and/or the number).
+    """
+
+    channel: str = Channel.SMS.value
+    address: str = ""
+    label: str = ""
+    active: bool = True
+    status: str = ""  # the provider's own word for it, shown to staff
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
@@ -487,6 +504,10 @@ class Provider:
         """Credit, balance or subscription, where the provider has one."""
         raise self.unsupported("reading the balance")
 
+    def iter_senders(self) -> Iterator[RemoteSender]:
+        """The senders the provider lists for this account (Resource.SENDERS, Op.PULL)."""
+        raise self.unsupported("listing senders")
+
     # -- contacts ----------------------------------------------------------------------------
 
     def iter_contact_pages(self, cursor: str | None = None) -> Iterator[Page[RemoteContact]]:
@@ -651,6 +672,10 @@ class Provider:
     def get_campaign_stats(self, remote_id: str) -> CampaignStats:
         """The provider's own totals for one campaign."""
         raise self.unsupported("campaign statistics")
+
+    def get_campaign_progress(self, remote_id: str) -> tuple[RemoteCampaign, CampaignStats]:
+        """The campaign's state and its totals (providers that hold both in one record read it once)."""
+        return self.get_campaign(remote_id), self.get_campaign_stats(remote_id)
 
     # -- provider automations (issue 12) ----------------------------------------------------------
 

@@ -125,6 +125,7 @@ class SyncRun(models.Model):
         TEMPLATES = "templates", _("Templates")
         CAMPAIGNS = "campaigns", _("Campaigns")
         AUTOMATIONS = "automations", _("Automations")
+        SENDERS = "senders", _("Senders")
 
     class Direction(models.TextChoices):
         BOTH = "both", _("Both ways")

@@ -156,7 +156,11 @@ class Command(BaseCommand):
     def _sandbox_account(self):
         from messaging.models import ProviderAccount
 
-        ProviderAccount.objects.get_or_create(
+        account, _created = ProviderAccount.objects.get_or_create(
             name="Sandbox (demo)",
             defaults={"provider": "sandbox", "settings": {"seed": 42, "sender": "Switchboard"}},
         )
+        # Its senders (an SMS name, a WhatsApp number, an RCS agent), so the campaign form offers some.
+        from messaging.senders.services import record_pulled_senders
+
+        record_pulled_senders(account, list(account.get_provider().iter_senders()))

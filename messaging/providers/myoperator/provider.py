@@ -75,6 +75,7 @@ class MyOperatorProvider(Provider):
             contacts=["pull", "push", "delete"],
             templates=["pull", "push", "delete"],  # create only: the API has no template update
             campaigns=["pull", "stats"],  # read-only: campaigns are created in the panel
+            senders=["pull"],  # WhatsApp numbers (/chat/phonenumbers)
         ),
         send=frozenset({Channel.WHATSAPP}),
         webhooks=True,
@@ -197,6 +198,12 @@ class MyOperatorProvider(Provider):
             params["waba_id"] = waba_id
         for page in self._pages("/chat/phonenumbers", dict, None, params):
             yield from page.items
+
+    def iter_senders(self):
+        """The account's WhatsApp numbers (see myoperator/senders.py)."""
+        from .senders import iter_senders
+
+        yield from iter_senders(self)
 
     # -- contacts ---------------------------------------------------------------------------
 

@@ -78,6 +78,7 @@ class QlaraProvider(Provider):
             lists=[Op.PULL, Op.PUSH, Op.DELETE, Op.MEMBERSHIP],
             templates=[Op.PULL, Op.PUSH, Op.DELETE],
             campaigns=[Op.PULL, Op.PUSH, Op.DELETE, Op.STATS, Op.START],
+            senders=[Op.PULL],
         ),
         send=frozenset({Channel.SMS, Channel.RCS, Channel.WHATSAPP}),
         webhooks=True,
@@ -292,6 +293,12 @@ class QlaraProvider(Provider):
         if not found:
             with contextlib.suppress(NotFound):
                 yield from m.extract_items(self.http.get(f"{MS}/whatsapp/phone-numbers"))
+
+    def iter_senders(self):
+        """SMS senders, RCS agents and WhatsApp numbers (see qlara/senders.py)."""
+        from .senders import iter_senders
+
+        yield from iter_senders(self)
 
     # -- contacts ---------------------------------------------------------------------------------
 

@@ -57,6 +57,7 @@ from ..base import (
 from ..errors import NotFound, ProviderError, Rejected, WebhookRejected
 from ..http import iter_pages, load_cursor
 from .automations import SandboxAutomationsMixin
+from .senders import SandboxSendersMixin
 from .webhooks import SandboxWebhooksMixin
 
 PRICE = Decimal("0.05")  # per message, so balance and campaign cost move visibly in demos
@@ -87,7 +88,7 @@ def sign(body: bytes, secret: str) -> str:
     return hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SandboxProvider(SandboxWebhooksMixin, SandboxAutomationsMixin, Provider):
+class SandboxProvider(SandboxWebhooksMixin, SandboxAutomationsMixin, SandboxSendersMixin, Provider):
     slug = "sandbox"
     display_name = "Sandbox"
     default_base_url = ""
@@ -99,6 +100,7 @@ class SandboxProvider(SandboxWebhooksMixin, SandboxAutomationsMixin, Provider):
             templates=["pull", "push", "delete"],
             campaigns=["pull", "push", "delete", "stats", "start"],
             automations=["pull", "start", "bulk"],
+            senders=["pull"],
         ),
         send=ALL_CHANNELS,
         webhooks=True,

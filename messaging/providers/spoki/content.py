@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..base import (
     CampaignStats,
+    CampaignStatus,
     RemoteCampaign,
     RemoteContact,
     RemoteTemplate,
@@ -30,6 +33,10 @@ from .mapping import (
     text,
 )
 
+# A campaign created before it is started waits as a Draft dated this far ahead; starting it
+# schedules it this far from now (Spoki wants a time strictly after its own clock).
+DRAFT_AHEAD = dt.timedelta(days=1)
+START_AHEAD = dt.timedelta(minutes=1)
 
 class SpokiContentMixin:
     """Spoki templates, campaigns and automations (mixed into SpokiProvider)."""
@@ -164,10 +171,31 @@ class SpokiContentMixin:
         return campaign_from_api(self.http.get(self._path("campaigns", remote_id), bucket="campaigns"))
 
     def create_campaign(self, campaign: RemoteCampaign) -> RemoteCampaign:
-        """POST /campaigns/ with `template` (Spoki builds the automation) or raw["automation"]."""
+        """POST /campaigns/ with `template` (Spoki builds the automation) or raw["automation"].
+
+        Spoki requires a status and a scheduled_datetime after now on every create: without them
+        the campaign is made a Draft, dated a day ahead, which start_campaign moves to now.
+        """
+        if not campaign.scheduled_at or campaign.status == CampaignStatus.UNKNOWN:
+            campaign = dataclasses.replace(
+                campaign,
+                status=campaign.status if campaign.status != CampaignStatus.UNKNOWN else CampaignStatus.DRAFT.value,
+                scheduled_at=campaign.scheduled_at or dt.datetime.now(dt.UTC) + DRAFT_AHEAD,
+            )
         body = self.http.post(
             self._path("campaigns"), json_body=campaign_to_api(campaign), bucket="campaigns"
         )
+        return campaign_from_api(body)
+
+    def start_campaign(self, remote_id: str) -> RemoteCampaign:
+        """Spoki has no start call: PATCH the campaign to Scheduled a minute from now (it refuses a
+        scheduled_datetime that is not after now, so "now" would race the clocks)."""
+        when = dt.datetime.now(dt.UTC) + START_AHEAD
+        body = self.http.patch(
+            self._path("campaigns", remote_id),
+            json_body={"status": "Scheduled", "scheduled_datetime": when.isoformat().replace("+00:00", "Z")},
+            bucket="campaigns", idempotent=True,
+        )  # fmt: skip
         return campaign_from_api(body)
 
     def update_campaign(self, campaign: RemoteCampaign) -> RemoteCampaign:
@@ -186,6 +214,11 @@ class SpokiContentMixin:
     def get_campaign_stats(self, remote_id: str) -> CampaignStats:
         """The counters Spoki keeps on the campaign itself."""
         return campaign_stats_from_api(self.http.get(self._path("campaigns", remote_id), bucket="campaigns"))
+
+    def get_campaign_progress(self, remote_id: str) -> tuple[RemoteCampaign, CampaignStats]:
+        """One GET (campaigns are limited to 5/min): the status and the counters are the same record."""
+        body = self.http.get(self._path("campaigns", remote_id), bucket="campaigns")
+        return campaign_from_api(body), campaign_stats_from_api(body)
 
     # -- automations ----------------------------------------------------------------------------------
 

@@ -495,7 +495,8 @@ def campaign_to_api(campaign: RemoteCampaign) -> dict[str, Any]:
         body["status"] = status
     automation = (campaign.raw or {}).get("automation")
     if campaign.template_id:
-        body["template"] = int(campaign.template_id)
+        # A template link may name one localisation ("id|language"); the campaign takes the id.
+        body["template"] = int(str(campaign.template_id).split("|", 1)[0])
     elif automation:
         body["automation"] = int(ident(automation))
     if campaign.list_ids:

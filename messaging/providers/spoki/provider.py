@@ -101,7 +101,8 @@ class SpokiProvider(SpokiAutomationsMixin, SpokiContentMixin, SpokiSendingMixin,
             # Lists: create but no rename; members are added by contact data (sync_contacts).
             lists=["pull", "push", "delete", "membership", "bulk"],
             templates=["pull", "push", "delete", "start"],  # start = submit for WhatsApp review
-            campaigns=["pull", "push", "delete", "stats"],
+            campaigns=["pull", "push", "delete", "stats", "start"],
+            senders=["pull"],  # channels: WhatsApp numbers, SMS senders
             automations=["pull", "push", "start", "bulk"],
         ),
         send=frozenset({Channel.WHATSAPP}),
@@ -138,6 +139,9 @@ class SpokiProvider(SpokiAutomationsMixin, SpokiContentMixin, SpokiSendingMixin,
     # new contact, so the sync engine treats the phone as the contact's key (new twin, old unlinked).
     contact_phone_immutable = True
     rate_limits = RATE_LIMITS
+    # Campaigns over its own lists, created from an approved template (Spoki builds the automation),
+    # started by scheduling them and counted by Spoki itself (issue 10: provider-run).
+    runs_campaigns = True
     bulk_limit = MAX_BULK
     page_size = 100
 
@@ -334,6 +338,12 @@ class SpokiProvider(SpokiAutomationsMixin, SpokiContentMixin, SpokiSendingMixin,
             key=lambda u: u.remote_message_id,
         ):  # fmt: skip
             yield from page.items
+
+    def iter_senders(self):
+        """The account's channels as senders (see spoki/senders.py)."""
+        from .senders import iter_senders
+
+        yield from iter_senders(self)
 
     # -- contacts ------------------------------------------------------------------------------
 

@@ -66,7 +66,7 @@ class SpryngProvider(Provider):
     display_name = "Spryng"
     default_base_url = "https://rest.spryngsms.com"
     capabilities = Capabilities(
-        resources=caps(templates=["pull", "push", "delete"]),
+        resources=caps(templates=["pull", "push", "delete"], senders=["pull"]),
         send=frozenset({Channel.SMS, Channel.WHATSAPP, Channel.VOICE}),
         webhooks=True,
         balance=True,
@@ -112,6 +112,12 @@ class SpryngProvider(Provider):
         if not value:
             raise Rejected(f"Set the {what} in this Spryng account's settings first.", provider=self.slug)
         return value
+
+    def iter_senders(self):
+        """WhatsApp numbers of the WABA, where one is set (see spryng/senders.py)."""
+        from .senders import iter_senders
+
+        yield from iter_senders(self)
 
     # -- account ---------------------------------------------------------------------------
 
