@@ -149,11 +149,15 @@ def run(
             done_this_run += batch.rows
             parses = batch.full_parses or prepare.normalise.full_parses
             counts.merged += batch.merged
+            created_before = counts.created
             _commit(writer, options, batch, reports, counts, on_batch, source, started, done_this_run)
-            if deferral is not None and done_this_run == batch.rows and not batch.final and batch.position:
-                # After the first batch: the file's rows still to load, estimated from its bytes.
+            first = done_this_run == batch.rows
+            if deferral is not None and first and not batch.final and batch.position:
+                # After the first batch: the file's rows still to load, estimated from its bytes —
+                # if that batch was mostly new contacts (a re-import of a known file is not a load).
                 rows_left = int((source.size - batch.position) * batch.cursor / batch.position)
-                deferral.start(rows_left)
+                if 2 * (counts.created - created_before) >= len(batch.primary):
+                    deferral.start(rows_left)
             mark = time.monotonic()
             wrote += mark - now
     finally:

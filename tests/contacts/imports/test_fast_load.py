@@ -143,6 +143,10 @@ def test_a_large_load_defers_the_search_indexes_and_rebuilds_them(deferring, tmp
     found = Contact.objects.filter(last_name__icontains="urname11").order_by("pk")
     assert [c.last_name for c in found] == ["Surname11"] + [f"Surname{i}" for i in range(110, 120)]
     assert ContactList.objects.get(name="Big").memberships.count() == 120
+    # Importing the same file again is no load (its first batch created nothing): indexes kept.
+    caplog.clear()
+    imp = services.import_file(str(_csv(tmp_path, 120)))
+    assert imp.unchanged == 120 and "search indexes dropped" not in caplog.text
     # A small import into the now larger book keeps them (rows left < half the table).
     caplog.clear()
     imp = services.import_file(str(_csv(tmp_path, 40, start=500, name="small.csv")))
