@@ -22,7 +22,7 @@ import logging
 import time
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ DEFERRED = {
 LOCK = (7301, 0)  # (namespace of contact imports' advisory locks, 0 = "search indexes deferred")
 MIN_ROWS = 100_000  # below this many rows still to load, maintaining the indexes is cheap enough
 MAINTENANCE_WORK_MEM = "256MB"
+LOCK_TIMEOUT = "2s"  # dropping waits at most this long for the table
 
 
 def min_rows() -> int:
@@ -127,9 +128,18 @@ class Deferral:
             try:
                 if not _try_lock(cursor, shared=True):
                     return False
+                try:
+                    # All or none, and never queue behind a long query on the table for long:
+                    # a waiting ACCESS EXCLUSIVE lock would hold up every reader behind it.
+                    with transaction.atomic():
+                        cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                        for name in DEFERRED:
+                            cursor.execute(f"DROP INDEX IF EXISTS {name}")
+                except OperationalError as exc:
+                    _unlock(cursor, shared=True)
+                    logger.info("import: search indexes kept (the table is busy: %s)", exc)
+                    return False
                 self.active = True
-                for name in DEFERRED:
-                    cursor.execute(f"DROP INDEX IF EXISTS {name}")
             finally:
                 _unlock(cursor)
         logger.info("import: %d rows to load; search indexes dropped, to be rebuilt at the end", rows_left)

@@ -222,3 +222,29 @@ def test_indexes_are_not_restored_under_an_import_that_defers_them(deferring):
         assert indexes.Deferral().start(10**6) is False  # and it does not defer on top
     finally:
         other.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_table_keeps_its_indexes(deferring):
+    """Dropping never queues for long behind a running query (which would stall every reader)."""
+    import psycopg
+
+    s = connection.settings_dict
+    other = psycopg.connect(
+        host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"] or None,
+        dbname=s["NAME"],
+    )  # fmt: skip
+    try:
+        other.execute("LOCK TABLE contacts_contact IN ACCESS SHARE MODE")  # a long search, say
+        started = time.monotonic()
+        assert indexes.Deferral().start(10**6) is False
+        assert time.monotonic() - started < 10
+    finally:
+        other.close()
+    assert _present() == set(indexes.DEFERRED)
+    deferral = indexes.Deferral()
+    assert deferral.start(10**6) is True  # the lock released, a later load may defer
+    assert _present() == set()
+    deferral.finish()
+    assert _present() == set(indexes.DEFERRED)
