@@ -7,19 +7,26 @@ Generates a realistic N-row CSV (default 1,000,000): Italian names, phones in E.
 national formats with spaces/dashes/"0039", ~2 % invalid numbers, ~3 % rows repeating an
 earlier phone, an email, a city and three custom fields (number, choice, date). Then:
 
+0. times the reader alone (parse, map, normalise, dedupe, COPY bytes; no database writes);
 1. imports it through the real pipeline (contacts.imports.services.import_file: parse, map,
    normalise, dedupe, COPY + INSERT … ON CONFLICT, list membership, a tag) into an empty
-   contacts table, printing rows/s and the process's peak RSS;
+   contacts table, in four variants (--variants): the search (GIN) indexes maintained row by
+   row or deferred (dropped after the first batch, built at the end: contacts/imports/indexes.py),
+   and the automation events (contact_created, list_added, tag_added per contact) recorded
+   for every kind (no consumer registered) or for none (a consumer that listens for nothing,
+   as automations with no enabled automation). Each prints rows/s, CPU seconds per 1,000 rows
+   (this process, the reader process, the PostgreSQL backend) and is checked;
 2. re-imports the same file (everything unchanged) — the idempotent path;
 3. times a plain COPY of the same rows (contacts, memberships, tag links, read back from the
-   tables) into a copy of the schema with every index and foreign key: the import's limit,
-   printed with the import's share of it;
+   tables) into a copy of the schema with every index and foreign key — the import's limit
+   with indexes maintained — and the same COPY with the GIN indexes built after it (the limit
+   for a load that defers them), printing each variant's share of both;
 4. imports the first --ie-rows rows (default 20,000) with django-import-export (a ModelResource
    for Contact, bulk mode, phones normalised and repeated/invalid ones left out before it)
    into an empty table, and the pipeline on the same rows.
-After every run the number of contacts (and links) is checked against an independent count
-of the file's distinct valid phones: a benchmark that does not check its result measures
-nothing.
+After every run the number of contacts, links and events is checked against an independent
+count of the file's distinct valid phones: a benchmark that does not check its result
+measures nothing.
 """
 
 from __future__ import annotations
@@ -111,10 +118,59 @@ def reset_contacts():
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE contacts_contact, contacts_membership, contacts_contact_tags, contacts_contactimport "
-            "RESTART IDENTITY CASCADE"
+            "TRUNCATE contacts_contact, contacts_membership, contacts_contact_tags, contacts_contactimport, "
+            "contacts_contactevent RESTART IDENTITY CASCADE"
         )
         cursor.execute("VACUUM ANALYZE contacts_contact")
+
+
+def cpu() -> dict:
+    """CPU seconds so far: this process, its finished children (the reader), the PostgreSQL backend."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    backend = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as fh:  # the server runs on this machine
+            fields = fh.read().rsplit(")", 1)[1].split()
+        backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        pass
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"python": time.process_time(), "reader": children.ru_utime + children.ru_stime, "db": backend}
+
+
+def cpu_per_1000(before: dict, after: dict, rows: int) -> str:
+    return ", ".join(f"{k} {(after[k] - before[k]) * 1000 / rows:.3f}" for k in before) + " CPU s/1,000 rows"
+
+
+def reader_alone(path: Path) -> tuple[float, float, int]:
+    """The reader's own speed: the pipeline's batch producer (a process, as in an import) with
+    nothing written. Returns (seconds, reader CPU seconds, rows)."""
+    from contacts.imports import pipeline
+    from contacts.imports.rows import Options, Preparer, open_source
+    from contacts.models import CustomField
+
+    custom = {f.key: f for f in CustomField.objects.all()}
+    options = Options(country="IT")
+    source = open_source(str(path), options, custom)
+    prepare = Preparer(options, custom, source.columns)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    producer = pipeline._BatchProducer(
+        source, prepare, 0, pipeline.BATCH_SIZE, None, pipeline.copy_text, process=True
+    )
+    rows = 0
+    try:
+        for batch in producer:
+            rows += batch.rows
+    finally:
+        producer.stop()
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime), rows
 
 
 def run_pipeline(path: Path) -> tuple[float, object]:
@@ -123,6 +179,55 @@ def run_pipeline(path: Path) -> tuple[float, object]:
     start = time.perf_counter()
     imp = import_file(str(path), new_list_name="Bench", tags=["bench"], country="IT")
     return time.perf_counter() - start, imp
+
+
+VARIANTS = {  # name → (search indexes deferred, event kinds recorded)
+    "maintained+events": (False, True),
+    "maintained": (False, False),
+    "deferred+events": (True, True),
+    "deferred": (True, False),
+}
+
+
+def run_variant(path: Path, name: str, n: int, expected: dict) -> dict:
+    """One import of the file into an empty book in the variant's configuration, checked."""
+    from django.conf import settings
+
+    from contacts.events import ContactEvent, register_listened_kinds, unregister_listened_kinds
+    from contacts.imports import indexes
+
+    deferred, events = VARIANTS[name]
+    reset_contacts()
+    settings.IMPORT_DEFER_INDEXES_MIN_ROWS = 0 if deferred else 10**15
+
+    def nothing():
+        return ()
+
+    if not events:
+        register_listened_kinds(nothing)
+    before = cpu()
+    try:
+        elapsed, imp = run_pipeline(path)
+    finally:
+        unregister_listened_kinds(nothing)
+        del settings.IMPORT_DEFER_INDEXES_MIN_ROWS  # the real threshold again
+    after = cpu()
+    check_import(imp, expected)
+    want = expected["contacts"] if events else 0
+    got = {
+        k: ContactEvent.objects.filter(kind=k).count() for k in ("contact_created", "list_added", "tag_added")
+    }
+    assert got == dict.fromkeys(got, want), (name, got, want)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        assert not indexes.missing(cursor), "search indexes missing after the import"
+    print(
+        f"pipeline [{name}], empty table: {n:,} rows in {elapsed:.1f} s = {n / elapsed:,.0f} rows/s; "
+        f"created {imp.created:,}, merged {imp.merged:,}, rejected {imp.rejected:,}; events {got}; "
+        f"{cpu_per_1000(before, after, n)}"
+    )
+    return {"seconds": elapsed, "imp": imp, "db_cpu": after["db"] - before["db"]}
 
 
 def expected_result(path: Path, rows: int | None = None) -> dict:
@@ -208,21 +313,27 @@ def run_import_export(path: Path, rows: int) -> tuple[float, object]:
     result = ContactResource().import_data(data, dry_run=False, raise_errors=False, use_transactions=True)
     elapsed = time.perf_counter() - start
     if result.has_errors() or result.base_errors:
-        errors = [str(e.error)[:200] for e in result.base_errors[:3]] + [str(r) for r in result.row_errors()[:3]]
+        errors = [str(e.error)[:200] for e in result.base_errors[:3]] + [
+            str(r) for r in result.row_errors()[:3]
+        ]
         raise SystemExit(f"django-import-export failed: {errors}")
     return elapsed, result
 
 
-def copy_limit(imp_contacts: int) -> dict:
+def copy_limit(imp_contacts: int, defer_gin: bool = False) -> dict:
     """Time a plain COPY of the rows the import produced into a copy of the same schema.
 
     The contacts, memberships and tag links the pipeline wrote are read out (not timed), then
     COPYed into `bench_copy` tables created LIKE the real ones INCLUDING ALL (every index,
     the GIN ones too, defaults and checks) with the same foreign keys, in one transaction with
     synchronous_commit off, as the import's batches run. That is the rate at which PostgreSQL
-    merely stores the same data here: the import's limit.
+    merely stores the same data here: the import's limit. With defer_gin the copy's GIN indexes
+    are dropped before the COPY and built after it (timed with it, maintenance_work_mem as the
+    import sets it): the limit for an import that defers them.
     """
     from django.db import connection
+
+    from contacts.imports.indexes import MAINTENANCE_WORK_MEM
 
     tables = ["contacts_contact", "contacts_membership", "contacts_contact_tags"]
     dumps = {}
@@ -243,6 +354,16 @@ def copy_limit(imp_contacts: int) -> dict:
             "ALTER TABLE bench_copy.contacts_contact_tags ADD FOREIGN KEY (contact_id) REFERENCES bench_copy.contacts_contact (id) DEFERRABLE INITIALLY DEFERRED, "
             "ADD FOREIGN KEY (tag_id) REFERENCES public.contacts_tag (id) DEFERRABLE INITIALLY DEFERRED"
         )
+        gin = []
+        if defer_gin:
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'bench_copy' "
+                "AND tablename = 'contacts_contact' AND indexdef LIKE '%% USING gin %%'"
+            )
+            gin = cursor.fetchall()
+            for index, _ in gin:
+                cursor.execute(f'DROP INDEX bench_copy."{index}"')
+    cpu_before = cpu()["db"]
     start = time.perf_counter()
     from django.db import transaction
 
@@ -251,13 +372,23 @@ def copy_limit(imp_contacts: int) -> dict:
         for t in tables:
             with cursor.cursor.copy(f"COPY bench_copy.{t} FROM STDIN") as copy:
                 copy.write(dumps[t])
+    build = 0.0
+    if gin:
+        built = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+            for _, definition in gin:
+                cursor.execute(definition)
+            cursor.execute("RESET maintenance_work_mem")
+        build = time.perf_counter() - built
     elapsed = time.perf_counter() - start
+    db_cpu = cpu()["db"] - cpu_before
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM bench_copy.contacts_contact")
         copied = cursor.fetchone()[0]
         cursor.execute("DROP SCHEMA bench_copy CASCADE")
     assert copied == imp_contacts, (copied, imp_contacts)
-    return {"seconds": elapsed, "contacts": copied}
+    return {"seconds": elapsed, "contacts": copied, "build": build, "db_cpu": db_cpu}
 
 
 def main():
@@ -267,6 +398,10 @@ def main():
         "--ie-rows", type=int, default=20_000, help="rows for the django-import-export sample"
     )
     parser.add_argument("--skip-ie", action="store_true")
+    parser.add_argument(
+        "--variants", default=",".join(VARIANTS),
+        help=f"comma-separated, from {', '.join(VARIANTS)}; the last one's contacts feed the COPY limit and re-import",
+    )  # fmt: skip
     parser.add_argument("--rebuild", action="store_true", help="also time rebuilding each GIN index")
     parser.add_argument("--file", default=None, help="CSV path (default: $TMPDIR/sb_import_bench_N.csv)")
     args = parser.parse_args()
@@ -304,25 +439,45 @@ def main():
         )
     print(f"PostgreSQL {connection.cursor().connection.info.server_version}, {os.cpu_count()} cores")
 
+    print(f"load average at the start: {Path('/proc/loadavg').read_text().strip()}")
     expected = expected_result(path)
     print(f"expected: {expected}")
-    reset_contacts()
+    seconds, reader_cpu, reader_rows = reader_alone(path)
+    assert reader_rows == expected["rows"], (reader_rows, expected)
+    print(
+        f"reader alone (its own process, nothing written): {reader_rows:,} rows in {seconds:.1f} s = "
+        f"{reader_rows / seconds:,.0f} rows/s; {reader_cpu * 1000 / reader_rows:.3f} CPU s/1,000 rows"
+    )
     rss_before = peak_rss_mb()
-    elapsed, imp = run_pipeline(path)
+    runs = {name: run_variant(path, name, args.n, expected) for name in args.variants.split(",")}
+    print(f"peak RSS {peak_rss_mb():.0f} MB (before: {rss_before:.0f} MB)")
+    name = list(runs)[-1]
+    elapsed, imp = runs[name]["seconds"], runs[name]["imp"]
     rate = args.n / elapsed
-    print(
-        f"pipeline, empty table:  {args.n:,} rows in {elapsed:.1f} s = {rate:,.0f} rows/s; "
-        f"created {imp.created:,}, merged {imp.merged:,}, rejected {imp.rejected:,}; "
-        f"peak RSS {peak_rss_mb():.0f} MB (before: {rss_before:.0f} MB)"
-    )
-    check_import(imp, expected)
     limit = copy_limit(imp.created)
-    copy_rate = args.n / limit["seconds"]
+    limit_deferred = copy_limit(imp.created, defer_gin=True)
     print(
-        f"plain COPY of the same {limit['contacts']:,} contacts + links into a copy of the schema: "
-        f"{limit['seconds']:.1f} s = {copy_rate:,.0f} file rows/s; "
-        f"the import runs at {limit['seconds'] / elapsed:.2f} of the COPY limit"
+        f"plain COPY of the same {limit['contacts']:,} contacts + links into a copy of the schema, "
+        f"indexes maintained: {limit['seconds']:.1f} s = {args.n / limit['seconds']:,.0f} file rows/s; "
+        f"GIN indexes built after the COPY: {limit_deferred['seconds']:.1f} s = "
+        f"{args.n / limit_deferred['seconds']:,.0f} file rows/s (of which building {limit_deferred['build']:.1f} s)"
     )
+    print(
+        f"  the COPY limit's PostgreSQL CPU: {limit['db_cpu'] * 1000 / args.n:.3f} CPU s/1,000 file rows with "
+        f"indexes maintained, {limit_deferred['db_cpu'] * 1000 / args.n:.3f} with the GIN indexes built after"
+    )
+    for variant, result in runs.items():
+        print(
+            f"  [{variant}] PostgreSQL CPU {result['db_cpu'] * 1000 / args.n:.3f} CPU s/1,000 rows = "
+            f"{limit['db_cpu'] / result['db_cpu']:.2f} / {limit_deferred['db_cpu'] / result['db_cpu']:.2f} "
+            "of the COPY limit's (maintained / GIN built after): the database's share, which load does not skew"
+        )
+        print(
+            f"  [{variant}] {args.n / result['seconds']:,.0f} rows/s = {limit['seconds'] / result['seconds']:.2f} "
+            f"of the COPY limit with indexes maintained, {limit_deferred['seconds'] / result['seconds']:.2f} "
+            "of the COPY limit with the GIN indexes built after"
+        )
+    print(f"load average at the end: {Path('/proc/loadavg').read_text().strip()}")
     if args.rebuild:
         rebuild_costs(elapsed)
     elapsed2, imp2 = run_pipeline(path)
@@ -330,7 +485,9 @@ def main():
         f"pipeline, same file again: {elapsed2:.1f} s = {args.n / elapsed2:,.0f} rows/s; "
         f"created {imp2.created}, updated {imp2.updated}, unchanged {imp2.unchanged:,}"
     )
-    assert (imp2.created, imp2.updated, imp2.unchanged) == (0, 0, expected["contacts"]), "re-import changed data"
+    assert (imp2.created, imp2.updated, imp2.unchanged) == (0, 0, expected["contacts"]), (
+        "re-import changed data"
+    )
     assert Contact.objects.count() == expected["contacts"]
     if not args.skip_ie:
         sample = min(args.ie_rows, args.n)
@@ -379,7 +536,9 @@ def rebuild_costs(import_seconds: float) -> None:
             took = time.perf_counter() - start
             total += took
             print(f"  rebuild {name}: {took:.1f} s")
-    print(f"rebuilding the {len(names)} GIN indexes: {total:.1f} s (the whole import: {import_seconds:.1f} s)")
+    print(
+        f"rebuilding the {len(names)} GIN indexes: {total:.1f} s (the whole import: {import_seconds:.1f} s)"
+    )
 
 
 def check_import(imp, expected: dict) -> None:

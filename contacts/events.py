@@ -12,7 +12,7 @@ rows) so a consumer can schedule a prompt drain instead of waiting for its perio
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import django.dispatch
@@ -149,10 +149,78 @@ def _notify_on_commit(db: str, kind: str, count: int) -> None:
     )
 
 
-def record_imported(kind: str, contact_ids: Iterable[int], *, list_id: int | None = None) -> int:
-    """The import pipeline's hook: `kind` for contacts an import created or added to its list."""
-    data = {"list_id": list_id} if list_id else None
-    return record_events(kind, list(contact_ids), source="import", data=data)
+# --- what consumers listen for -------------------------------------------------------------------
+#
+# Bulk writers (imports: 2-3 events per contact, millions for a big file) record only the kinds a
+# consumer listens for. A consumer registers a callable returning the kinds it wants *now* (e.g.
+# automations: the trigger types of its enabled automations); contacts never imports it. With no
+# consumer registered every kind is recorded (the safe default). Single-contact services keep
+# recording every kind: their cost is negligible.
+
+_listeners: list[Callable[[], Iterable[str]]] = []
+
+
+def register_listened_kinds(func: Callable[[], Iterable[str]]) -> None:
+    """Register `func() -> kinds this consumer listens for now` (call it from AppConfig.ready)."""
+    if func not in _listeners:
+        _listeners.append(func)
+
+
+def unregister_listened_kinds(func: Callable[[], Iterable[str]]) -> None:
+    if func in _listeners:
+        _listeners.remove(func)
+
+
+def listened_kinds() -> frozenset[str]:
+    """The kinds some consumer listens for now (every kind when no consumer registered)."""
+    if not _listeners:
+        return KINDS
+    kinds: set[str] = set()
+    for func in _listeners:
+        kinds.update(func())
+    return frozenset(kinds) & KINDS
+
+
+def record_imported(
+    kind: str, contact_ids: Iterable[int], *, list_id: int | None = None, data: Mapping | None = None,
+    kinds: frozenset[str] | None = None,
+) -> int:  # fmt: skip
+    """The import pipeline's hook: `kind` for contacts an import created, added to its list or tagged.
+
+    `kinds` is what consumers listen for (listened_kinds(), asked once per batch); a kind nobody
+    listens for is not recorded.
+    """
+    if kind not in (kinds if kinds is not None else listened_kinds()):
+        return 0
+    payload = dict(data or {})
+    if list_id:
+        payload.setdefault("list_id", list_id)
+    return record_events(kind, list(contact_ids), source="import", data=payload or None)
+
+
+def copy_imported(cursor, events: list[tuple[str, dict, Iterable[int]]], *, kinds: frozenset[str]) -> int:
+    """PostgreSQL: the events of one import batch of new contacts, in one COPY (no conflicts possible:
+    import events carry no dedupe key). `events` is [(kind, data, contact ids)]; `cursor` is a
+    Django cursor inside the batch's transaction. Returns the rows written."""
+    now = timezone.now().isoformat().encode()
+    parts, counts = [], {}
+    for kind, data, ids in events:
+        if kind not in kinds:
+            continue
+        tail = b"\t%s\timport\t%s\n" % (_json(data or {}).replace("\\", "\\\\").encode(), now)
+        head = kind.encode() + b"\t"
+        before = len(parts)
+        parts.extend(b"%s%d%s" % (head, pk, tail) for pk in ids)
+        counts[kind] = counts.get(kind, 0) + len(parts) - before
+    if not parts:
+        return 0
+    table = ContactEvent._meta.db_table
+    with cursor.cursor.copy(f"COPY {table} (kind, contact_id, data, source, created_at) FROM STDIN") as copy:
+        copy.write(b"".join(parts))
+    db = router.db_for_write(ContactEvent)
+    for kind, n in counts.items():
+        _notify_on_commit(db, kind, n)
+    return len(parts)
 
 
 def record_sync_membership(list_id: int, added: Iterable[int], removed: Iterable[int]) -> None:

@@ -15,10 +15,12 @@ def run_import(import_id: int) -> dict:
 
 @shared_task(name="contacts.tasks.fail_stale_imports")
 def fail_stale_imports() -> dict:
-    """Periodic: imports whose worker vanished are marked failed (resumable), never left running."""
+    """Periodic: imports whose worker vanished are marked failed (resumable), never left running;
+    search indexes such a worker had deferred for a large load are built again."""
+    from contacts.imports.indexes import restore_if_idle
     from contacts.imports.services import fail_stale_imports as service
 
-    return {"failed": service()}
+    return {"failed": service(), "indexes_rebuilt": restore_if_idle()}
 
 
 @shared_task(name="contacts.tasks.run_export", acks_late=True)

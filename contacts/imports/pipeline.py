@@ -35,6 +35,7 @@ from django.utils import translation
 
 from contacts.models import Contact, CustomField
 
+from . import indexes
 from .reports import RejectedFile, WarningsFile
 from .rows import (  # noqa: F401 - the pipeline's public names, imported from here by services and tests
     KINDS,
@@ -132,6 +133,11 @@ def run(
     # thread each time. 0.5 ms measured 12-20 % faster on 300k rows. Restored afterwards.
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(min(switch_interval, 0.0005))
+    deferral = None
+    if isinstance(writer, PostgresWriter):
+        # Search indexes an interrupted import left out are built again first (indexes.py).
+        indexes.restore_if_idle()
+        deferral = indexes.Deferral()
     batches = _BatchProducer(source, prepare, start_index, batch_size, limit, encode, process=reader_process)
     done_this_run = parses = 0
     waited = wrote = 0.0
@@ -143,17 +149,34 @@ def run(
             done_this_run += batch.rows
             parses = batch.full_parses or prepare.normalise.full_parses
             counts.merged += batch.merged
+            created_before = counts.created
             _commit(writer, options, batch, reports, counts, on_batch, source, started, done_this_run)
+            first = done_this_run == batch.rows
+            if deferral is not None and first and not batch.final and batch.position:
+                # After the first batch: the file's rows still to load, estimated from its bytes —
+                # if that batch was mostly new contacts (a re-import of a known file is not a load).
+                rows_left = int((source.size - batch.position) * batch.cursor / batch.position)
+                if 2 * (counts.created - created_before) >= len(batch.primary):
+                    deferral.start(rows_left)
             mark = time.monotonic()
             wrote += mark - now
     finally:
         batches.stop()
         sys.setswitchinterval(switch_interval)
         reports.close()
+        if deferral is not None:
+            try:
+                deferral.finish()
+            except Exception:  # e.g. the connection is gone: the next import or stale check restores
+                logger.exception(
+                    "import: rebuilding the search indexes failed; the next import rebuilds them"
+                )
     # Where the time went, for whoever tunes this next: reading/normalising vs writing.
+    rebuilt = deferral.rebuild_seconds if deferral is not None else 0.0
     logger.info(
-        "import of %s: %d rows in %.1f s (%.1f s waiting for the reader, %.1f s writing; %d full phone parses)",
-        os.path.basename(str(path)), done_this_run, time.monotonic() - started, waited, wrote,
+        "import of %s: %d rows in %.1f s (%.1f s waiting for the reader, %.1f s writing, %.1f s rebuilding "
+        "search indexes; %d full phone parses)",
+        os.path.basename(str(path)), done_this_run, time.monotonic() - started, waited, wrote, rebuilt,
         parses,
     )  # fmt: skip
     return counts
@@ -200,7 +223,9 @@ class _BatchProducer:
         self.start_index, self.batch_size, self.limit = start_index, batch_size, limit
         self.slim = False
         self.proc = self.thread = None
-        self.language = translation.get_language()  # reasons in the rejected rows speak the importer's language
+        self.language = (
+            translation.get_language()
+        )  # reasons in the rejected rows speak the importer's language
         if process and encode is not None:
             try:
                 ctx = multiprocessing.get_context("fork")
@@ -224,7 +249,9 @@ class _BatchProducer:
                 kind, value = self.queue.get(timeout=5)
             except queue.Empty:
                 if self.proc is not None and not self.proc.is_alive():
-                    raise RuntimeError(f"the import's reader process ended (exit code {self.proc.exitcode})") from None
+                    raise RuntimeError(
+                        f"the import's reader process ended (exit code {self.proc.exitcode})"
+                    ) from None
                 continue
             if kind == "error":
                 raise value

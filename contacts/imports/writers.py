@@ -11,7 +11,8 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from contacts.models import Contact, Membership, Tag
+from contacts.events import copy_imported, listened_kinds, record_imported
+from contacts.models import Contact, ContactList, Membership, Tag
 
 from .rows import TEXT_ATTRS, Options, Row
 
@@ -48,8 +49,34 @@ class Writer:
     def __init__(self, options: Options):
         self.options = options
         self.list_id = options.list_id
-        self.tag_ids = [t.pk for t in _tags(options.tags)]
+        tags = _tags(options.tags)
+        self.tag_ids = [t.pk for t in tags]
+        self.tag_names = {t.pk: t.name for t in tags}  # for tag_added events' data
         self._tag_cache: dict[str, int] = {}
+        self.list_data = {}
+        if self.list_id:
+            name = ContactList.objects.filter(pk=self.list_id).values_list("name", flat=True).first()
+            self.list_data = {"list_id": self.list_id, "list": name}
+        self.kinds = listened_kinds()
+
+    def _record(self, kind: str, contact_ids, data=None) -> None:
+        """ContactEvent rows (contacts.events) for what this batch did, inside its transaction;
+        only kinds some consumer listens for (asked once per batch)."""
+        if contact_ids:
+            record_imported(kind, contact_ids, data=data, kinds=self.kinds)
+
+    def _record_tags(self, pairs) -> None:
+        """tag_added for new (contact id, tag id) links: one statement per tag."""
+        if "tag_added" not in self.kinds:
+            return
+        by_tag: dict[int, list[int]] = {}
+        for cid, tid in pairs:
+            by_tag.setdefault(tid, []).append(cid)
+        for tid, ids in by_tag.items():
+            self._record("tag_added", ids, self.tag_data(tid))
+
+    def tag_data(self, tag_id: int) -> dict:
+        return {"tag_id": tag_id, "tag": self.tag_names.get(tag_id)}
 
     def write(
         self, rows: list[Row], mode: str, copy_data: bytes | None = None, *, existing: bool = False
@@ -58,6 +85,7 @@ class Writer:
         only; existing: the rows' phones are known to be in the book already (merges of duplicates)."""
         if not rows:
             return 0, 0, 0
+        self.kinds = listened_kinds()
         existing = {
             c.phone: c
             for c in Contact.objects.filter(phone__in=[r.phone for r in rows]).only(
@@ -90,7 +118,7 @@ class Writer:
                 ids.update(
                     Contact.objects.filter(phone__in=[c.phone for c in new]).values_list("phone", "pk")
                 )
-            _record("contact_created", [ids[c.phone] for c in new])
+            self._record("contact_created", [ids[c.phone] for c in new])
         if changed:
             now = timezone.now()
             for c in changed:
@@ -105,7 +133,7 @@ class Writer:
         if self.list_id:
             had = Membership.objects.filter(contact_list_id=self.list_id, contact_id__in=contact_ids)
             had = set(had.values_list("contact_id", flat=True))
-            _record("list_added", [c for c in contact_ids if c not in had], list_id=self.list_id)
+            self._record("list_added", [c for c in contact_ids if c not in had], self.list_data)
             Membership.objects.bulk_create(
                 [Membership(contact_id=cid, contact_list_id=self.list_id) for cid in contact_ids],
                 ignore_conflicts=True,
@@ -117,7 +145,14 @@ class Writer:
             if r.tags and r.phone in ids:
                 links.extend(through(contact_id=ids[r.phone], tag_id=self.tag_id(t)) for t in r.tags)
         if links:
+            pairs = {(link.contact_id, link.tag_id) for link in links}
+            had = set(
+                through.objects.filter(
+                    contact_id__in={c for c, _ in pairs}, tag_id__in={t for _, t in pairs}
+                ).values_list("contact_id", "tag_id")
+            )
             through.objects.bulk_create(links, ignore_conflicts=True, batch_size=2000)
+            self._record_tags(sorted(pairs - had))
 
     def forget_tags(self) -> None:
         """After a rolled-back batch: tags it created are gone with it."""
@@ -125,19 +160,10 @@ class Writer:
 
     def tag_id(self, name: str) -> int:
         if name not in self._tag_cache:
-            self._tag_cache[name] = Tag.objects.get_or_create(name=name)[0].pk
+            tag = Tag.objects.get_or_create(name=name)[0]
+            self._tag_cache[name] = tag.pk
+            self.tag_names[tag.pk] = tag.name
         return self._tag_cache[name]
-
-
-def _record(kind: str, contact_ids, **kwargs) -> None:
-    """ContactEvent rows (issue 12's contacts.events) for contacts an import created or added to its
-    list. Inside the batch's transaction. Until that module is merged in, there is nothing to record."""
-    try:
-        from contacts.events import record_imported
-    except ImportError:
-        return
-    if contact_ids:
-        record_imported(kind, contact_ids, **kwargs)
 
 
 def _tags(names) -> list[Tag]:
@@ -208,6 +234,7 @@ class PostgresWriter(Writer):
     ) -> tuple[int, int, int]:
         if not rows:
             return 0, 0, 0
+        self.kinds = listened_kinds()
         if copy_data is None:
             copy_data = copy_text(rows)
         with connection.cursor() as cursor:
@@ -255,7 +282,6 @@ class PostgresWriter(Writer):
             [Contact._meta.db_table, n],
         )
         ids = [pk for (pk,) in cursor.fetchall()]
-        _record("contact_created", ids)
         now = timezone.now().isoformat().encode()
         suffix = b"\t".join([*(_copy_cell(v) for _, v in self.extra), now, now])
         lines = copy_data.split(b"\n")
@@ -269,17 +295,27 @@ class PostgresWriter(Writer):
                 f"COPY {Membership._meta.db_table} (contact_id, contact_list_id, created_at) FROM STDIN"
             ) as copy:
                 copy.write(b"".join(b"%d%s" % (pk, tail) for pk in ids))
-            _record("list_added", ids, list_id=self.list_id)
         pairs = []
+        own: dict[int, list[int]] = {}  # tag id → contacts tagged by their row's own tags
         for pk, row in zip(ids, rows, strict=True):
             tag_ids = self.tag_ids
             if row.tags:
                 tag_ids = dict.fromkeys([*tag_ids, *(self.tag_id(t) for t in row.tags)])
+                for tid in tag_ids:
+                    if tid not in self.tag_ids:
+                        own.setdefault(tid, []).append(pk)
             pairs.extend(b"%d\t%d\n" % (pk, tid) for tid in tag_ids)
         if pairs:
             through = Contact.tags.through._meta.db_table
             with cursor.cursor.copy(f"COPY {through} (contact_id, tag_id) FROM STDIN") as copy:
                 copy.write(b"".join(pairs))
+        # The batch's events (every contact is new, so each is created, added and tagged) in one COPY.
+        events = [("contact_created", {}, ids)]
+        if self.list_id:
+            events.append(("list_added", self.list_data, ids))
+        events.extend(("tag_added", self.tag_data(tid), ids) for tid in self.tag_ids)
+        events.extend(("tag_added", self.tag_data(tid), pks) for tid, pks in own.items())
+        copy_imported(cursor, events, kinds=self.kinds)
 
     def _upsert(self, cursor, rows: list[Row], mode: str, copy_data: bytes) -> tuple[int, int, int]:
         """COPY into a temporary table, then one INSERT … ON CONFLICT (phone) for the batch.
@@ -298,7 +334,7 @@ class PostgresWriter(Writer):
         cursor.execute(self._sql(mode), [v for _, v in self.extra])
         returned = cursor.fetchall()
         created = sum(1 for row in returned if row[0])
-        _record("contact_created", [pk for new, pk, _ in returned if new])
+        self._record("contact_created", [pk for new, pk, _ in returned if new])
         updated = len(returned) - created
         self._link_sql(cursor, rows, {phone: pk for _, pk, phone in returned})
         self._keep_statistics_fresh(cursor, created)
@@ -343,7 +379,7 @@ class PostgresWriter(Writer):
                 "SELECT c, %s, now() FROM unnest(%s::bigint[]) AS c ON CONFLICT DO NOTHING RETURNING contact_id",
                 [self.list_id, contact_ids],
             )
-            _record("list_added", [r[0] for r in cursor.fetchall()], list_id=self.list_id)
+            self._record("list_added", [r[0] for r in cursor.fetchall()], self.list_data)
         through = Contact.tags.through._meta.db_table
         pairs_c, pairs_t = [], []
         for tid in self.tag_ids:
@@ -359,9 +395,10 @@ class PostgresWriter(Writer):
             pairs_c, pairs_t = [c for c, _ in pairs], [t for _, t in pairs]
             cursor.execute(
                 f"INSERT INTO {through} (contact_id, tag_id) SELECT * FROM unnest(%s::bigint[], %s::bigint[]) "  # noqa: S608
-                "ON CONFLICT DO NOTHING",
+                "ON CONFLICT DO NOTHING RETURNING contact_id, tag_id",
                 [pairs_c, pairs_t],
             )
+            self._record_tags(cursor.fetchall())
 
 
 def _copy_cell(value) -> bytes:
