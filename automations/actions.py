@@ -132,7 +132,8 @@ def start_provider_automation(automation, action, runs):
     provider = remote.account.get_provider()
     target = RemoteAutomation(remote_id=remote.remote_id, name=remote.name, trigger_id=remote.trigger_id,
                               trigger_secret=remote.secret)  # fmt: skip
-    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_ids(runs))}
+    columns = _START_COLUMNS | _placeholder_columns(action.get("variables") or {})
+    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_ids(runs)).only(*columns)}
     outcomes, ready = {}, []
     for run in runs:
         contact = contacts.get(run.contact_id)
@@ -167,6 +168,19 @@ def start_provider_automation(automation, action, runs):
         for run, _c in chunk:
             outcomes[run.pk] = Outcome(detail={"automation": remote.name, "batch": len(chunk)})
     return outcomes
+
+
+# The columns starting a provider automation reads; the variables may name more (see below).
+_START_COLUMNS = frozenset({"id", "phone", "first_name", "last_name", "email", "language", "opted_out", "blocked",
+                            "fields"})  # fmt: skip
+
+
+def _placeholder_columns(variables: dict) -> set[str]:
+    """Contact columns the variables' {{placeholders}} read, so .only() never defers one of them."""
+    names = {f.name for f in Contact._meta.concrete_fields}
+    used = {m.group(1).removeprefix("fields.") for v in variables.values() if isinstance(v, str)
+            for m in _PLACEHOLDER.finditer(v)}  # fmt: skip
+    return used & names
 
 
 def _refusal(contact) -> str:
