@@ -214,6 +214,20 @@ def main() -> None:
     from contacts.events import events_recorded
 
     events_recorded.disconnect(dispatch_uid="automations-kick")
+    # Time spent waiting on the fake (another process): the wall time that is not the engine's.
+    from messaging.providers.spoki.automations import SpokiAutomationsMixin
+
+    waited = [0.0]
+    original_start = SpokiAutomationsMixin.start_provider_automation
+
+    def timed_start(self, *a, **kw):
+        t = time.perf_counter()
+        try:
+            return original_start(self, *a, **kw)
+        finally:
+            waited[0] += time.perf_counter() - t
+
+    SpokiAutomationsMixin.start_provider_automation = timed_start
     counter = QueryCounter()
     per_batch: list[int] = []
     started = time.perf_counter()
@@ -272,6 +286,9 @@ def main() -> None:
           f"contacts per call: max {remote_stats['max']}, min {remote_stats['min']}")  # fmt: skip
     print(f"second identical trigger: {again_added} new members, replay of {replay['events']:,} events → "
           f"{runs_after - n} new runs ({'OK' if runs_after == n else 'FAILED'})")  # fmt: skip
+    sql = sum(counter.time.values())
+    print(f"of the drain's {finished - recorded:.1f} s: SQL {sql:.1f} s, waiting on the Spoki fake {waited[0]:.1f} s, "
+          f"the rest (Python) {finished - recorded - sql - waited[0]:.1f} s")  # fmt: skip
     slowest = sorted(counter.time.items(), key=lambda kv: -kv[1])[:6]
     print("slowest statements (total s): " + "; ".join(f"{t:.1f} {sql!r}" for sql, t in slowest))
 
