@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -103,13 +104,21 @@ def notify(automation, action, runs):
 # --- variables ------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def _contact_attributes() -> frozenset[str]:
+    """The Contact fields a placeholder may name (computed once, not per contact and placeholder)."""
+    return frozenset(f.name for f in Contact._meta.fields)
+
+
 def render_variables(variables: dict, contact: Contact) -> dict:
     """{{first_name}}, {{city}}, {{fields.tier}} or {{tier}} in each value, filled from the contact."""
+
+    attributes = _contact_attributes()
 
     def value_of(name: str) -> str:
         if name.startswith("fields."):
             name = name[7:]
-        if hasattr(contact, name) and name in {f.name for f in Contact._meta.fields}:
+        if name in attributes:
             return str(getattr(contact, name) or "")
         return str((contact.fields or {}).get(name, ""))
 

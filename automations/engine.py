@@ -179,7 +179,17 @@ _RUN_TYPES = ("bigint", "bigint", "bigint", "text", "text", "jsonb", "jsonb", "t
 def _insert_runs_pg(runs: list[RunRow]) -> list[RunRow]:
     """One statement for the batch; rows of contacts deleted meanwhile are left out (no run to show)."""
     table, contacts = AutomationRun._meta.db_table, Contact._meta.db_table
-    rows = [{c: getattr(r, c) for c in _RUN_COLUMNS} for r in runs]
+    iso: dict = {}  # the runs of a batch share a handful of timestamps: format each once
+
+    def value(v):
+        if isinstance(v, dt.datetime):
+            text = iso.get(v)
+            if text is None:
+                text = iso[v] = v.isoformat()
+            return text
+        return v
+
+    rows = [{c: value(getattr(r, c)) for c in _RUN_COLUMNS} for r in runs]
     columns = ", ".join(_RUN_COLUMNS)
     record = ", ".join(f"{c} {t}" for c, t in zip(_RUN_COLUMNS, _RUN_TYPES, strict=True))
     with connection.cursor() as cursor:

@@ -165,6 +165,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--contacts", type=int, default=100_000)
+    parser.add_argument("--profile", action="store_true", help="print the drain's top functions (cProfile)")
     parser.add_argument("--batch", type=int, default=None, help="events per batch (default: the engine's)")
     args = parser.parse_args()
     load_before = loadavg()
@@ -234,6 +235,12 @@ def main() -> None:
     contact_services.add_to_list(vip, ids, source="bench")
     recorded = time.perf_counter()
     cpu_started = time.process_time()
+    profiler = None
+    if args.profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     with connection.execute_wrapper(counter):
         while True:
             before = counter.count
@@ -242,6 +249,11 @@ def main() -> None:
                 break
             per_batch.append(counter.count - before)
     finished = time.perf_counter()
+    if profiler is not None:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
     cpu = time.process_time() - cpu_started
     load_after = loadavg()
 
