@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
+from functools import lru_cache
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -103,13 +105,21 @@ def notify(automation, action, runs):
 # --- variables ------------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=1)
+def _contact_attributes() -> frozenset[str]:
+    """The Contact fields a placeholder may name (computed once, not per contact and placeholder)."""
+    return frozenset(f.name for f in Contact._meta.fields)
+
+
 def render_variables(variables: dict, contact: Contact) -> dict:
     """{{first_name}}, {{city}}, {{fields.tier}} or {{tier}} in each value, filled from the contact."""
+
+    attributes = _contact_attributes()
 
     def value_of(name: str) -> str:
         if name.startswith("fields."):
             name = name[7:]
-        if hasattr(contact, name) and name in {f.name for f in Contact._meta.fields}:
+        if name in attributes:
             return str(getattr(contact, name) or "")
         return str((contact.fields or {}).get(name, ""))
 
@@ -132,7 +142,10 @@ def start_provider_automation(automation, action, runs):
     provider = remote.account.get_provider()
     target = RemoteAutomation(remote_id=remote.remote_id, name=remote.name, trigger_id=remote.trigger_id,
                               trigger_secret=remote.secret)  # fmt: skip
-    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=_ids(runs))}
+    columns = _START_COLUMNS | _placeholder_columns(action.get("variables") or {})
+    # Plain rows, not model instances: only the columns this action reads, for thousands of contacts.
+    contacts = {row["id"]: SimpleNamespace(pk=row["id"], **row)
+                for row in Contact.objects.filter(pk__in=_ids(runs)).values(*columns)}  # fmt: skip
     outcomes, ready = {}, []
     for run in runs:
         contact = contacts.get(run.contact_id)
@@ -167,6 +180,19 @@ def start_provider_automation(automation, action, runs):
         for run, _c in chunk:
             outcomes[run.pk] = Outcome(detail={"automation": remote.name, "batch": len(chunk)})
     return outcomes
+
+
+# The columns starting a provider automation reads; the variables may name more (see below).
+_START_COLUMNS = frozenset({"id", "phone", "first_name", "last_name", "email", "language", "opted_out", "blocked",
+                            "fields"})  # fmt: skip
+
+
+def _placeholder_columns(variables: dict) -> set[str]:
+    """Contact columns the variables' {{placeholders}} read (the rows carry only what is used)."""
+    names = _contact_attributes()
+    used = {m.group(1).removeprefix("fields.") for v in variables.values() if isinstance(v, str)
+            for m in _PLACEHOLDER.finditer(v)}  # fmt: skip
+    return used & names
 
 
 def _refusal(contact) -> str:

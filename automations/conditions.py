@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q
 from django.db.models.fields.json import KT
 from django.utils.translation import gettext as _
 
@@ -90,16 +90,25 @@ def describe(cond: dict) -> str:
 
 
 def check_conditions(conditions: list[dict], contact_ids: list[int]) -> dict[int, list[dict]]:
-    """For each contact: [{condition, ok}], one query per condition for the whole batch."""
-    results: dict[int, list[dict]] = {cid: [] for cid in contact_ids}
-    for cond in conditions:
-        passing = set(
-            Contact.objects.filter(pk__in=contact_ids).filter(condition_q(cond)).values_list("pk", flat=True)
-        )
-        label = describe(cond)
-        for cid in contact_ids:
-            results[cid].append({"condition": label, "ok": cid in passing})
-    return results
+    """For each contact: [{condition, ok}]; ONE query for the whole batch and every condition.
+
+    Each condition is a boolean column computed by the database for every contact of the batch
+    (the same SQL as a filter, so NULL — e.g. a missing custom field — counts as not met).
+    """
+    labels = [describe(cond) for cond in conditions]
+    if not labels:
+        return {cid: [] for cid in contact_ids}
+    columns = {f"c{i}": ExpressionWrapper(condition_q(cond), output_field=BooleanField())
+               for i, cond in enumerate(conditions)}  # fmt: skip
+    flags = {
+        pk: values
+        for pk, *values in Contact.objects.filter(pk__in=contact_ids).annotate(**columns).values_list("pk", *columns)
+    }
+    missing = [False] * len(labels)
+    return {
+        cid: [{"condition": label, "ok": bool(ok)} for label, ok in zip(labels, flags.get(cid, missing), strict=True)]
+        for cid in contact_ids
+    }
 
 
 def matching_q(conditions: list[dict]) -> Q:

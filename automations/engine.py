@@ -12,11 +12,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import defaultdict
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -32,7 +34,7 @@ log = logging.getLogger(__name__)
 # so the post-commit kick need not start a nested drain (matters where Celery runs eagerly).
 draining: ContextVar[bool] = ContextVar("automations_draining", default=False)
 
-BATCH = 2000
+BATCH = 5000  # events per batch; a multiple of Spoki's 500 keeps its bulk calls full
 MAX_ATTEMPTS = 3
 LEASE = dt.timedelta(minutes=10)  # a run claimed by a worker that died is taken up again after this
 STATUS_REACHED = {"delivered": {"delivered", "read"}, "read": {"read"}, "failed": {"failed"}}
@@ -102,22 +104,44 @@ def match_event(automation: Automation, event: ContactEvent) -> tuple[str, dict,
     return None
 
 
+class RunRow:
+    """A run being created or executed: the columns of AutomationRun as plain attributes.
+
+    The engine builds tens of thousands of these a minute; a model instance per run cost more
+    than the SQL that writes them. `claim_due` still hands out AutomationRun instances, which
+    have the same attributes, so execute_batch takes either.
+    """
+
+    __slots__ = ("attempts", "automation", "automation_id", "conditions_checked", "contact_id", "created_at",
+                 "due_at", "error", "event_id", "finished_at", "key", "next_step", "pk", "status", "trigger_data")  # fmt: skip
+
+    def __init__(self, automation, contact_id, key, trigger_data, *, event_id=None, due_at=None, created_at=None):
+        self.automation, self.automation_id, self.contact_id = automation, automation.pk, contact_id
+        self.key, self.trigger_data, self.event_id = key, trigger_data, event_id
+        self.due_at, self.created_at, self.finished_at = due_at, created_at, None
+        self.status, self.error, self.conditions_checked = "pending", "", []
+        self.next_step = self.attempts = 0
+        self.pk = None
+
+
 def new_run(automation: Automation, contact_id: int, key: str, trigger_data: dict, *, event_id=None,
-            due_at=None, now=None) -> AutomationRun:  # fmt: skip
+            due_at=None, now=None) -> RunRow:  # fmt: skip
     now = now or timezone.now()
     first_delay = (automation.actions[0].get("delay_seconds") or 0) if automation.actions else 0
-    return AutomationRun(
-        automation=automation, contact_id=contact_id, key=key[:200], event_id=event_id, trigger_data=trigger_data,
-        due_at=due_at or (now + dt.timedelta(seconds=first_delay)), created_at=now,
-    )  # fmt: skip
+    return RunRow(automation, contact_id, key[:200], trigger_data, event_id=event_id, created_at=now,
+                  due_at=due_at or (now + dt.timedelta(seconds=first_delay)))  # fmt: skip
 
 
 def create_runs(
-    automation: Automation, runs: list[AutomationRun], *, check: bool = True
-) -> list[AutomationRun]:
+    automation: Automation, runs: list[RunRow], *, check: bool = True, lease_from: dt.datetime | None = None
+) -> list[RunRow]:
     """Write `runs` of one automation that do not exist yet; conditions decide pending vs skipped.
 
-    One query for the existing keys, one per condition, one INSERT: O(1) per batch.
+    The unique key (automation, contact, key) decides what "exists": on PostgreSQL one
+    INSERT … ON CONFLICT DO NOTHING RETURNING writes the batch and says which rows are new, so
+    two workers racing on the same events cannot both write a run. With `lease_from`, runs due
+    by then are written already leased (running) to this worker, which performs them right
+    after its transaction commits. Queries: one per condition, one INSERT — O(1) per batch.
     """
     if not runs:
         return []
@@ -126,52 +150,115 @@ def create_runs(
         if (run.contact_id, run.key) not in seen:
             seen.add((run.contact_id, run.key))
             unique.append(run)
-    existing = set(
-        AutomationRun.objects.filter(automation=automation, key__in={r.key for r in unique}).values_list(
-            "contact_id", "key"
-        )
-    )
-    fresh = [r for r in unique if (r.contact_id, r.key) not in existing]
-    if not fresh:
-        return []
-    ids = [r.contact_id for r in fresh]
-    live = set(Contact.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    checked = check_conditions(automation.conditions or [], ids) if check and automation.conditions else {}
+    checked = (
+        check_conditions(automation.conditions, [r.contact_id for r in unique])
+        if check and automation.conditions else {}
+    )  # fmt: skip
     now = timezone.now()
-    for run in fresh:
+    for run in unique:
         results = checked.get(run.contact_id, [])
         run.conditions_checked = results
-        if run.contact_id not in live:
-            run.status, run.error, run.finished_at, run.due_at = (
-                "skipped",
-                _("The contact was deleted."),
-                now,
-                None,
-            )
-        elif any(not r["ok"] for r in results):
+        if any(not r["ok"] for r in results):
             failed = ", ".join(r["condition"] for r in results if not r["ok"])
             run.status, run.error, run.finished_at, run.due_at = (
                 "skipped", _("Conditions not met: %(c)s") % {"c": failed}, now, None,
             )  # fmt: skip
+        elif lease_from is not None and run.due_at and run.due_at <= lease_from:
+            run.status, run.due_at = "running", lease_from + LEASE
+    if connection.vendor == "postgresql":
+        return _insert_runs_pg(unique)
+    return _insert_runs_orm(automation, unique)
+
+
+_RUN_COLUMNS = ("automation_id", "contact_id", "event_id", "key", "status", "trigger_data", "conditions_checked",
+                "due_at", "error", "created_at", "finished_at")  # fmt: skip
+_RUN_TYPES = ("bigint", "bigint", "bigint", "text", "text", "jsonb", "jsonb", "timestamptz", "text", "timestamptz",
+              "timestamptz")  # fmt: skip
+
+
+def _insert_runs_pg(runs: list[RunRow]) -> list[RunRow]:
+    """One statement for the batch; rows of contacts deleted meanwhile are left out (no run to show)."""
+    table, contacts = AutomationRun._meta.db_table, Contact._meta.db_table
+    iso: dict = {}  # the runs of a batch share a handful of timestamps: format each once
+
+    def value(v):
+        if isinstance(v, dt.datetime):
+            text = iso.get(v)
+            if text is None:
+                text = iso[v] = v.isoformat()
+            return text
+        return v
+
+    rows = [{c: value(getattr(r, c)) for c in _RUN_COLUMNS} for r in runs]
+    columns = ", ".join(_RUN_COLUMNS)
+    record = ", ".join(f"{c} {t}" for c, t in zip(_RUN_COLUMNS, _RUN_TYPES, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}, next_step, attempts) "  # noqa: S608
+            f"SELECT {', '.join('r.' + c for c in _RUN_COLUMNS)}, 0, 0 "
+            f"FROM jsonb_to_recordset(%s::jsonb) AS r({record}) "
+            f"WHERE EXISTS (SELECT 1 FROM {contacts} c WHERE c.id = r.contact_id) "
+            "ON CONFLICT ON CONSTRAINT automationrun_once DO NOTHING RETURNING id, contact_id, key",
+            [_dumps(rows)],
+        )
+        written = {(contact_id, key): pk for pk, contact_id, key in cursor.fetchall()}
+    fresh = []
+    for run in runs:
+        pk = written.get((run.contact_id, run.key))
+        if pk is not None:
+            run.pk = pk
+            fresh.append(run)
+    return fresh
+
+
+def _insert_runs_orm(automation: Automation, runs: list[RunRow]) -> list[RunRow]:
+    """Other databases (SQLite in the embedded default): existing keys first, then bulk_create."""
+    existing = set(
+        AutomationRun.objects.filter(automation=automation, key__in={r.key for r in runs}).values_list(
+            "contact_id", "key"
+        )
+    )
+    live = set(Contact.objects.filter(pk__in=[r.contact_id for r in runs]).values_list("pk", flat=True))
+    fresh = [r for r in runs if (r.contact_id, r.key) not in existing and r.contact_id in live]
+    objects = [AutomationRun(**{c: getattr(r, c) for c in _RUN_COLUMNS}) for r in fresh]
     try:
         with transaction.atomic():
-            AutomationRun.objects.bulk_create(fresh)
+            AutomationRun.objects.bulk_create(objects)
     except IntegrityError:  # another worker wrote some of the same runs a moment ago
-        written = []
-        for run in fresh:
+        for obj in objects:
             try:
                 with transaction.atomic():
-                    run.save(force_insert=True)
-                written.append(run)
+                    obj.save(force_insert=True)
             except IntegrityError:
-                continue
-        fresh = written
-    if fresh and fresh[0].pk is None:  # backends without RETURNING
+                obj.pk = None
+    by_key = {(o.contact_id, o.key): o.pk for o in objects}
+    if objects and objects[0].pk is None:  # backends without RETURNING
         by_key = {(c, k): pk for pk, c, k in AutomationRun.objects.filter(
             automation=automation, key__in={r.key for r in fresh}).values_list("pk", "contact_id", "key")}  # fmt: skip
-        for run in fresh:
-            run.pk = by_key.get((run.contact_id, run.key))
-    return fresh
+    out = []
+    for run in fresh:
+        run.pk = by_key.get((run.contact_id, run.key))
+        if run.pk is not None:
+            out.append(run)
+    return out
+
+
+class _Encoder(DjangoJSONEncoder):
+    """DjangoJSONEncoder, but datetimes keep their microseconds (it cuts them to milliseconds)."""
+
+    def default(self, o):
+        if isinstance(o, dt.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, cls=_Encoder, separators=(",", ":"))
+
+
+def _id_array(ids) -> str:
+    """A PostgreSQL array literal of integers: one short string parameter instead of thousands."""
+    return "{" + ",".join(str(int(i)) for i in ids) + "}"
 
 
 def _lock(qs):
@@ -202,17 +289,48 @@ class _Event:
             setattr(self, name, value)
 
 
+_EVENT_SQL = (
+    "UPDATE {table} SET consumed_at = %s WHERE id IN (SELECT id FROM {table} WHERE consumed_at IS NULL "
+    "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, kind, contact_id, data, source, dedupe_key, created_at"
+)
+
+
+def _take_events(batch_size: int, now) -> list[_Event]:
+    """Read the next batch of pending events and mark them consumed (inside the caller's transaction).
+
+    PostgreSQL: one UPDATE … RETURNING over the oldest unconsumed ids (SKIP LOCKED, so parallel
+    workers take different batches). If the transaction rolls back, so does the marking.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_EVENT_SQL.format(table=ContactEvent._meta.db_table), [now, batch_size])
+            events = [_Event(row) for row in cursor.fetchall()]
+        for event in events:  # Django leaves jsonb undecoded on raw cursors
+            if isinstance(event.data, str):
+                event.data = json.loads(event.data)
+        events.sort(key=lambda e: e.pk)
+        return events
+    pending = ContactEvent.objects.filter(consumed_at__isnull=True).order_by("pk")
+    events = [_Event(row) for row in _lock(pending).values_list(*_Event.FIELDS)[:batch_size]]
+    if events:
+        ContactEvent.objects.filter(pk__in=[e.pk for e in events]).update(consumed_at=now)
+    return events
+
+
 def _drain(batch_size: int, max_batches: int | None, execute: bool) -> dict:
     totals = {"events": 0, "runs": 0, "skipped": 0, "batches": 0}
     while max_batches is None or totals["batches"] < max_batches:
         now = timezone.now()
         with transaction.atomic():
-            pending = ContactEvent.objects.filter(consumed_at__isnull=True).order_by("pk")
-            events = [_Event(row) for row in _lock(pending).values_list(*_Event.FIELDS)[:batch_size]]
+            events = _take_events(batch_size, now)
             if not events:
                 break
             automations = list(Automation.objects.filter(enabled=True))
-            created: list[AutomationRun] = []
+            created: list[RunRow] = []
+            # Runs due now are written leased to this worker in the same statement and performed
+            # right after the transaction commits, without reading them back; a crash leaves them
+            # to the beat once the lease runs out.
+            lease_from = now if execute else None
             for automation in automations:
                 runs = []
                 for event in events:
@@ -220,25 +338,17 @@ def _drain(batch_size: int, max_batches: int | None, execute: bool) -> dict:
                     if matched:
                         key, data, due = matched
                         runs.append(
-                            new_run(automation, event.contact_id, key, data, event_id=event.pk, due_at=due)
+                            new_run(automation, event.contact_id, key, data, event_id=event.pk, due_at=due, now=now)
                         )
-                created += create_runs(automation, runs, check=not automation.trigger.get("within_hours"))
-            ContactEvent.objects.filter(pk__in=[e.pk for e in events]).update(consumed_at=now)
-            # Runs due now are leased to this worker in the same transaction and performed right
-            # after it commits, without reading them back; a crash leaves them to the beat.
-            moment = timezone.now()
-            due = [r for r in created if r.status == "pending" and r.due_at and r.due_at <= moment]
-            if execute and due:
-                AutomationRun.objects.filter(pk__in=[r.pk for r in due]).update(
-                    status="running", due_at=now + LEASE
+                created += create_runs(
+                    automation, runs, check=not automation.trigger.get("within_hours"), lease_from=lease_from
                 )
-                for run in due:
-                    run.status = "running"
+        due = [r for r in created if r.status == "running"]
         totals["events"] += len(events)
         totals["batches"] += 1
         totals["runs"] += sum(1 for r in created if r.status in ("pending", "running"))
         totals["skipped"] += sum(1 for r in created if r.status == "skipped")
-        if execute and due:
+        if due:
             execute_batch(due)
     return totals
 
@@ -309,7 +419,7 @@ def execute_batch(runs: list[AutomationRun]) -> dict[str, int]:
     from .actions import perform
 
     now = timezone.now()
-    steps: list[AutomationStep] = []
+    steps: list[tuple] = []
     reached = _watch_reached(runs)
     active = []
     for run in runs:
@@ -377,44 +487,56 @@ def execute_batch(runs: list[AutomationRun]) -> dict[str, int]:
     return dict(counts)
 
 
-def _insert_steps(steps: list[AutomationStep]) -> None:
-    """All steps of a batch in one statement (PostgreSQL: unnest of arrays; elsewhere bulk_create)."""
+def _insert_steps(steps: list[tuple]) -> None:
+    """All steps of a batch in one statement (PostgreSQL: one JSON parameter; elsewhere bulk_create)."""
     if not steps:
         return
     if connection.vendor != "postgresql":
-        AutomationStep.objects.bulk_create(steps, batch_size=5000)
+        AutomationStep.objects.bulk_create([AutomationStep(**dict(zip(_STEP_COLUMNS, s, strict=True))) for s in steps],
+                                           batch_size=5000)  # fmt: skip
         return
-    import json
-
-    from django.core.serializers.json import DjangoJSONEncoder
-
-    columns = list(zip(*[(s.run_id, s.index, s.action, s.status, s.error, json.dumps(s.detail, cls=DjangoJSONEncoder), s.at)
-                         for s in steps], strict=True))  # fmt: skip
+    record = ", ".join(f"{c} {t}" for c, t in zip(_STEP_COLUMNS, _STEP_TYPES, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {AutomationStep._meta.db_table} (run_id, index, action, status, error, detail, at) "  # noqa: S608
-            "SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::varchar[], %s::varchar[], %s::text[], "
-            "%s::jsonb[], %s::timestamptz[])",
-            [list(c) for c in columns],
+            f"INSERT INTO {AutomationStep._meta.db_table} ({', '.join(_STEP_COLUMNS)}) "  # noqa: S608
+            f"SELECT {', '.join('s.' + c for c in _STEP_COLUMNS)} FROM jsonb_to_recordset(%s::jsonb) AS s({record})",
+            [_dumps(steps_as_dicts(steps))],
         )
+
+
+_STEP_COLUMNS = ("run_id", "index", "action", "status", "error", "detail", "at")
+_STEP_TYPES = ("bigint", "smallint", "text", "text", "text", "jsonb", "timestamptz")
+
+
+def steps_as_dicts(steps: list[tuple]) -> list[dict]:
+    return [dict(zip(_STEP_COLUMNS, s, strict=True)) for s in steps]
 
 
 RUN_FIELDS = ("status", "next_step", "due_at", "attempts", "error", "finished_at")
 
 
-def _save_runs(runs: list[AutomationRun]) -> None:
+def _save_runs(runs) -> None:
     """One UPDATE per distinct outcome (runs of a batch mostly share theirs), not one per run.
 
     Django's bulk_update writes a CASE per row, which costs more than the actions themselves
-    at 2,000 runs a batch; grouping keeps it to a handful of statements.
+    at thousands of runs a batch; grouping keeps it to a handful of statements, each naming its
+    runs with one array parameter on PostgreSQL.
     """
     groups: dict[tuple, list[int]] = defaultdict(list)
     for run in runs:
         groups[tuple(getattr(run, f) for f in RUN_FIELDS)].append(run.pk)
     for values, ids in groups.items():
-        AutomationRun.objects.filter(pk__in=ids).update(**dict(zip(RUN_FIELDS, values, strict=True)))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {AutomationRun._meta.db_table} SET {', '.join(f + ' = %s' for f in RUN_FIELDS)} "  # noqa: S608
+                    "WHERE id = ANY(%s::bigint[])",
+                    [*values, _id_array(ids)],
+                )
+        else:
+            AutomationRun.objects.filter(pk__in=ids).update(**dict(zip(RUN_FIELDS, values, strict=True)))
 
 
-def _step(run, index, action, status, outcome: Outcome, at) -> AutomationStep:
-    return AutomationStep(run_id=run.pk, index=index, action=action["type"], status=status, error=outcome.error[:2000],
-                          detail=outcome.detail, at=at)  # fmt: skip
+def _step(run, index, action, status, outcome: Outcome, at) -> tuple:
+    """A step as a plain tuple in _STEP_COLUMNS order (no model instance per step)."""
+    return (run.pk, index, action["type"], status, outcome.error[:2000], outcome.detail, at)

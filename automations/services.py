@@ -16,7 +16,7 @@ from contacts.models import Contact, Membership
 
 from .conditions import matching_q
 from .engine import STATUS_REACHED, create_runs, new_run
-from .models import Automation, AutomationRun, ProviderAutomation
+from .models import Automation, ProviderAutomation
 from .schema import clean_definition
 
 PAST_BATCH = 2000
@@ -244,12 +244,3 @@ def list_uses(contact_list):
 def template_uses(template):
     for automation in automations_using("template", template.pk):
         yield _("automation “%(name)s” (switched on)") % {"name": automation.name}, True
-
-
-def contact_runs(contact, *, limit: int = 50) -> list[AutomationRun]:
-    """The contact's latest runs with their steps, for the contact page's timeline."""
-    return list(
-        AutomationRun.objects.filter(contact=contact)
-        .select_related("automation")
-        .prefetch_related("steps")[:limit]
-    )

@@ -24,8 +24,7 @@ from unfold.contrib.filters.admin import DropdownFilter, TextFilter
 from unfold.decorators import action, display
 from unfold.widgets import UnfoldAdminTextareaWidget
 
-from automations.timeline import ContactAutomationRunsMixin
-from messaging.webhooks.conversation import ConversationAdminMixin
+from automations.timeline import ContactTimelineMixin
 
 from . import services
 from .forms import (
@@ -143,7 +142,7 @@ class CustomFieldFilter(TextFilter):
 
 
 @admin.register(Contact)
-class ContactAdmin(ContactAutomationRunsMixin, ConversationAdminMixin, ModelAdmin):
+class ContactAdmin(ContactTimelineMixin, ModelAdmin):
     form = ContactAdminForm
     list_display = [
         "name_column",
@@ -167,7 +166,7 @@ class ContactAdmin(ContactAutomationRunsMixin, ConversationAdminMixin, ModelAdmi
         "add_to_list", "remove_from_list", "tag", "opt_out", export_contacts_action, "delete_contacts", "restore",
     ]  # fmt: skip
     actions_list = ["import_contacts", "export_all"]
-    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones", "conversation", "automation_runs"]
+    readonly_fields = ["opted_out_at", "created_at", "updated_at", "other_phones", "timeline"]
     fieldsets = [
         (None, {"fields": ["phone", ("first_name", "last_name"), "email", "other_phones"]}),
         (_("Details"), {"fields": [("language", "gender"), "birth_date", "company", "notes"]}),
@@ -200,9 +199,8 @@ class ContactAdmin(ContactAutomationRunsMixin, ConversationAdminMixin, ModelAdmi
         custom = [f"cf_{key}" for key in CustomField.objects.values_list("key", flat=True)]
         if custom:
             fieldsets.insert(2, (_("Custom fields"), {"fields": custom}))
-        if obj is not None:  # messages received and sent (messaging/webhooks/conversation.py)
-            fieldsets.append((_("Conversation"), {"fields": ["conversation"]}))
-            fieldsets.append((_("Automations"), {"fields": ["automation_runs"]}))  # automations/timeline.py
+        if obj is not None:  # messages, automation runs, imports: one timeline (automations/timeline.py)
+            fieldsets.append((_("Timeline"), {"fields": ["timeline"]}))
         return fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):

@@ -46,7 +46,7 @@ def test_editor_builds_an_automation_with_menus(client, editor):
     assert form.initial["trigger_list"] == vip.pk and form.initial["action_2_delay"] == 2
     assert 'data-status="pending"' in page.content.decode() and "Anna" in page.content.decode()
     contact_page = client.get(reverse("admin:contacts_contact_change", args=[anna.pk])).content.decode()
-    assert "VIP welcome" in contact_page and "add_tag" in contact_page
+    assert "VIP welcome" in contact_page and "Add tag" in contact_page  # the action in words
     dry = client.get(reverse("admin:automations_automation_dry_run", args=[auto.pk]))
     assert 'data-dry-run-matches="1"' in dry.content.decode()
 

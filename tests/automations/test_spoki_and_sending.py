@@ -51,9 +51,10 @@ def test_start_spoki_automation_single_then_bulk_with_variables(spoki):
     CustomFieldFactory(key="tier")
     auto = automation("VIP onboarding", trigger={"type": "list_added", "list": vip.pk}, actions=[
         {"type": "start_provider_automation", "account": account.pk, "automation": remote.pk,
-         "variables": {"TIER": "{{tier}}", "GREETING": "Ciao {{first_name}}"}},
+         "variables": {"TIER": "{{tier}}", "GREETING": "Ciao {{first_name}}", "CITY": "{{city}}",
+                       "LEVEL": "{{fields.tier}}"}},
     ])  # fmt: skip
-    anna = ContactFactory(first_name="Anna", fields={"tier": "gold"})
+    anna = ContactFactory(first_name="Anna", city="Bari", fields={"tier": "gold"})
     contacts.add_to_list(vip, [anna.pk])
     drain()
     run = AutomationRun.objects.get(automation=auto)
@@ -63,7 +64,9 @@ def test_start_spoki_automation_single_then_bulk_with_variables(spoki):
     single = fake.requests_to("POST", r"^/wh/ap/")
     assert [r.path for r in single] == [f"/wh/ap/{welcome['webhook_set'][0]['uuid']}/"]
     assert single[0].json["secret"] == welcome["webhook_set"][0]["secret"]
-    assert single[0].json["custom_fields"] == {"TIER": "gold", "GREETING": "Ciao Anna"}
+    # Any contact column a placeholder names is read (the action loads only the columns it needs).
+    assert single[0].json["custom_fields"] == {"TIER": "gold", "GREETING": "Ciao Anna", "CITY": "Bari",
+                                               "LEVEL": "gold"}  # fmt: skip
     assert "x-spoki-api-key" not in {k.lower() for k in single[0].headers}
     # 1,100 contacts at once: three bulk calls (500 + 500 + 100), never one per contact.
     from contacts.models import Contact

@@ -59,10 +59,10 @@ def test_build_vip_automation_and_see_the_run_on_the_contact(
 
     # The run succeeded, once, and is on her page.
     page.goto(f"{live_server.url}/admin/contacts/contact/{anna.pk}/change/")
-    runs = page.locator("table.automation-runs")
-    expect(runs.locator("td[data-status=succeeded]")).to_have_count(1)
+    runs = page.get_by_test_id("timeline").locator("li[data-kind=automation]")
+    expect(runs.and_(page.locator("[data-status=succeeded]"))).to_have_count(1)
     expect(runs).to_contain_text("Benvenuto VIP")
-    expect(runs).to_contain_text("start_provider_automation")
+    expect(runs).to_contain_text("Start a Spoki automation")  # in words, not the action's code
     run = AutomationRun.objects.get()
     assert run.status == "succeeded" and run.contact_id == anna.pk
     assert Message.objects.filter(contact=anna, template_name="benvenuto_vip").count() == 1

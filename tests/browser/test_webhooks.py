@@ -46,7 +46,7 @@ def test_a_reply_shows_on_the_contact_page_and_events_can_be_processed_again(
 
     page = admin_login(manager)
     page.goto(f"{live_server.url}/admin/contacts/contact/{contact.pk}/change/")
-    conversation = page.get_by_test_id("conversation")
+    conversation = page.get_by_test_id("timeline")  # the contact's one timeline (automations/timeline.py)
     expect(conversation.locator("[data-direction=outbound]")).to_contain_text("Saldi di primavera")
     expect(conversation.locator("[data-direction=inbound]")).to_contain_text("User reply message")
     expect(conversation.locator("[data-direction=inbound]")).to_contain_text("Qlara Italia")
