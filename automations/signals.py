@@ -44,3 +44,20 @@ def ensure_periodic_tasks(**kwargs):
         description="Starts date automations (birthdays, anniversaries) at their local time.",
         every_minutes=5, using=using,
     )  # fmt: skip
+
+
+# The contact event each trigger type consumes (contacts.events kinds); date triggers read the date index.
+_KIND_OF_TRIGGER = {"inbound_keyword": "inbound_message"}
+
+
+def listened_kinds():
+    """The contact event kinds the switched-on automations trigger on now (asked once per import batch).
+
+    Registered with contacts.events so a bulk path (an import) skips writing events nobody consumes:
+    switching an automation on never acts on the past, so an event recorded before any automation
+    listened would only ever be marked consumed unread.
+    """
+    from .models import Automation
+
+    types = Automation.objects.filter(enabled=True).values_list("trigger_type", flat=True).distinct()
+    return {_KIND_OF_TRIGGER.get(t, t) for t in types}

@@ -170,6 +170,11 @@ def contact_timeline(contact, limit: int = TIMELINE_LIMIT) -> tuple[list[dict], 
     names = dict(ContactList.objects.filter(pk__in=list_ids).values_list("pk", "name")) if list_ids else {}
     entries = [_message_entry(m) for m in messages] + [_run_entry(r) for r in runs]
     entries += [_event_entry(e, names) for e in events]
+    if len(events) <= limit and not any(e.kind == "contact_created" for e in events) and contact.created_at:
+        # A bulk path (an import) records no contact_created event while no automation listens for
+        # one (contacts.events.listened_kinds): the contact row still says when it was created.
+        entries.append({"at": contact.created_at, "kind": "event", "direction": "", "status": "",
+                        "title": gettext("Contact created"), "text": "", "detail": []})  # fmt: skip
     entries.sort(key=lambda e: e["at"], reverse=True)
     return entries[:limit], len(entries) > limit
 

@@ -28,6 +28,15 @@ def _csv(tmp_path, n: int, *, start: int = 0, name="people.csv", tags: bool = Fa
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_registered_consumers(monkeypatch):
+    """These tests speak of the contacts layer alone: with no consumer registered, every kind is
+    recorded (the automations app registers one; tests/automations covers what it asks for)."""
+    from contacts import events
+
+    monkeypatch.setattr(events, "_listeners", [])
+
+
 def _events(kind: str):
     return ContactEvent.objects.filter(kind=kind, source="import")
 
