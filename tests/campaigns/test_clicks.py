@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from campaigns.models import Campaign, TrackedLink
-from campaigns.services import start_campaign
 from campaigns.services import links as links_module
+from campaigns.services import start_campaign
 from campaigns.services.fanout import materialize_recipients, run_campaign
 from campaigns.services.links import CODE_LENGTH, find_urls, short_url, tracked_link_length
 from campaigns.services.preview import preview_campaign
@@ -123,7 +123,7 @@ def test_link_writing_costs_a_constant_number_of_statements_per_batch(account, m
 
 
 def test_a_code_collision_draws_a_new_code_and_fixes_the_text(account, monkeypatch):
-    campaign, contacts = tracked_campaign(account, n=1, text=f"Vai su {INFO}")
+    campaign, _ = tracked_campaign(account, n=1, text=f"Vai su {INFO}")
     other, _ = tracked_campaign(account, n=1, text=f"Vai su {INFO}")
     materialize_recipients(other)
     taken = TrackedLink.objects.get().code
@@ -266,7 +266,7 @@ def test_concurrent_clicks_count_every_click_and_the_recipient_once():
             barrier.wait()
             for _ in range(per_worker):
                 statuses.append(browser.get(f"/r/{code}").status_code)
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connection.close()
