@@ -64,22 +64,26 @@ class CampaignForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Dates are read and shown in the staff member's time zone (localization.middleware).
-        self.fields["scheduled_at"].help_text = _(
-            "In your time zone: %(zone)s (change it in the user menu). Empty: start when you press Start."
-        ) % {"zone": timezone.get_current_timezone_name()}
-        self.fields["track_clicks"].help_text = _(
-            "Links (http:// or https://) in SMS and RCS texts are replaced by short links on %(site)s, one for "
-            "each recipient, so you see who opened them. Each one counts as %(n)s characters. WhatsApp "
-            "templates are sent exactly as approved: their links are not changed or tracked."
-        ) % {"site": public_base(), "n": tracked_link_length()}
+        helps = {  # a read-only view (Viewers) has no fields
+            # Dates are read and shown in the staff member's time zone (localization.middleware).
+            "scheduled_at": _("In your time zone: %(zone)s (change it in the user menu). Empty: start when you "
+                              "press Start.") % {"zone": timezone.get_current_timezone_name()},
+            "track_clicks": _(
+                "Links (http:// or https://) in SMS and RCS texts are replaced by short links on %(site)s, one for "
+                "each recipient, so you see who opened them. Each one counts as %(n)s characters. WhatsApp "
+                "templates are sent exactly as approved: their links are not changed or tracked."
+            ) % {"site": public_base(), "n": tracked_link_length()},
+        }  # fmt: skip
         text = self.instance.text if self.instance.pk else ""
         if text:
             counted = count_sms(counted_text(self.instance, text))
-            self.fields["text"].help_text = _(
+            helps["text"] = _(
                 "{{first_name}} etc. As saved: %(units)s characters, %(encoding)s, %(parts)s SMS part(s), before "
                 "the contact's values are filled in (tracked links counted at their short length)."
             ) % {"units": counted.units, "encoding": counted.encoding, "parts": counted.parts}
+        for name, words in helps.items():
+            if name in self.fields:
+                self.fields[name].help_text = words
 
     def clean(self):
         data = super().clean()
