@@ -6,5 +6,5 @@ from .views import follow_link
 urlpatterns = [
     path("api/stats/overview/", StatsOverviewView.as_view(), name="stats-overview"),
     # Tracked links in campaign messages (public): SWITCHBOARD_PUBLIC_URL/r/<code>.
-    path("r/<str:code>", follow_link, name="follow-link"),
+    path("r/<path:code>", follow_link, name="follow-link"),
 ]

@@ -255,8 +255,9 @@ CAMPAIGNS = {  # issue 10: Viewer reads; Editor creates, starts, pauses, cancels
     # Tracked links in campaign messages: public by design (recipients are not users); GET/HEAD only.
     "follow-link": Row(get=EVERYONE, post=NOBODY, model="campaigns.trackedlink"),
     # The user menu's time zone form (like Django's set_language): POST only, back to `next`.
-    "set_time_zone": Row(get=NOBODY, post=EVERYONE,
-                         data={"time_zone": "Europe/Rome", "next": "/admin/campaigns/campaign/"}),  # fmt: skip
+    "set_time_zone": Row(
+        get=NOBODY, post=EVERYONE, data={"time_zone": "Europe/Rome", "next": "/admin/campaigns/campaign/"}
+    ),
 }
 
 API_SITE = {

@@ -189,13 +189,18 @@ def test_head_bots_and_other_methods_do_not_count(account, client):
     assert link.clicks == 1
 
 
-@pytest.mark.parametrize("code", ["Zz9Zz9Zz", "short", "x" * 300, "..%2F..%2Fetc", "%00abc", "ab cd"])
+@pytest.mark.parametrize("code", ["Zz9Zz9Zz", "short", "x" * 300, "..%2F..%2Fetc", "a/b/c", "ab cd", "Zz9Zz9Zz/"])
 def test_an_unknown_code_gets_a_friendly_page_in_the_visitors_language(client, code):
     response = client.get(f"/r/{code}", HTTP_ACCEPT_LANGUAGE="it")
     assert response.status_code == 404
     assert "Link non trovato" in response.content.decode()
     english = client.get(f"/r/{code}", HTTP_ACCEPT_LANGUAGE="en")
     assert english.status_code == 404 and "Link not found" in english.content.decode()
+
+
+def test_a_malformed_request_is_refused_not_crashed(client):
+    assert client.get("/r/%00abc").status_code == 400  # the hardening middleware refuses NUL in a path
+    assert client.get("/r/").status_code == 404
 
 
 def test_a_redirect_is_cheap(account, client, django_assert_max_num_queries):
