@@ -192,10 +192,11 @@ def main():
     for name, r in (("untracked", plain), ("tracked", tracked)):
         print(f"  {name:9}: {r['wall']:.2f} s wall, {1000 * r['cpu'] / n:.3f} CPU s per 1,000 recipients, "
               f"{r['statements']} statements")  # fmt: skip
-    print(f"  tracking adds {extra:.1f} statements per batch (constant), CPU x{tracked['cpu'] / plain['cpu']:.2f}, "
+    print(f"  tracking adds {extra:.1f} logged statements + 1 COPY per batch (constant), CPU x{tracked['cpu'] / plain['cpu']:.2f}, "
           f"wall x{tracked['wall'] / plain['wall']:.2f}; {n * URLS:,} links, all unique, texts checked")  # fmt: skip
     c = clicks(tracked["campaign"], args.clicks)
-    print(f"redirect /r/<code>, {c['clicks']:,} clicks through the Django stack: {c['statements']:.1f} statements "
+    print(f"redirect /r/<code>, {c['clicks']:,} clicks through the Django stack: {c['statements']:.1f} statements (with "
+          f"BEGIN/COMMIT) "
           f"and {c['cpu_ms']:.2f} CPU ms per click ({c['wall_ms']:.2f} ms wall); HEAD {c['head_statements']:.1f} "
           f"statements; {c['clicked_rows']:,} recipients clicked = the counter")  # fmt: skip
     k = concurrent(tracked["campaign"], args.threads, 25)
