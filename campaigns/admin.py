@@ -18,6 +18,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,10 +27,12 @@ from unfold.decorators import display
 
 from localization.formatting import format_number
 from messaging.message_models import Message
+from messaging.templating.sms import count_sms
 
 from . import services, stats
 from .exports import recipients_queryset, write_recipients
 from .models import Campaign, CampaignTransition
+from .services.links import counted_text, public_base, tracked_link_length
 from .services.preview import preview_campaign, send_test
 from .services.rules import check_campaign
 
@@ -72,11 +75,10 @@ class CampaignForm(forms.ModelForm):
         fields = [
             "name", "description", "account", "channel", "sender", "template", "text", "lists", "exclude_lists",
             "variables", "scheduled_at", "rate_per_second", "window_start", "window_end", "window_days",
-            "apply_frequency_cap", "failure_threshold_percent", "failure_window",
+            "apply_frequency_cap", "track_clicks", "failure_threshold_percent", "failure_window",
         ]  # fmt: skip
         help_texts = {
             "variables": gettext_lazy('e.g. {"name": {"field": "first_name", "fallback": "cliente"}}'),
-            "scheduled_at": gettext_lazy("Empty: start when you press Start."),
         }
 
     def __init__(self, *args, **kwargs):
@@ -87,6 +89,26 @@ class CampaignForm(forms.ModelForm):
                 help_text=gettext_lazy("From the senders of the chosen account and channel (the account page lists "
                                        "them). Empty: the account's default sender."),
             )  # fmt: skip
+        helps = {  # a read-only view (Viewers) has no fields
+            # Dates are read and shown in the staff member's time zone (localization.middleware).
+            "scheduled_at": _("In your time zone: %(zone)s (change it in the user menu). Empty: start when you "
+                              "press Start.") % {"zone": timezone.get_current_timezone_name()},
+            "track_clicks": _(
+                "Links (http:// or https://) in SMS and RCS texts are replaced by short links on %(site)s, one for "
+                "each recipient, so you see who opened them. Each one counts as %(n)s characters. WhatsApp "
+                "templates are sent exactly as approved: their links are not changed or tracked."
+            ) % {"site": public_base(), "n": tracked_link_length()},
+        }  # fmt: skip
+        text = self.instance.text if self.instance.pk else ""
+        if text:
+            counted = count_sms(counted_text(self.instance, text))
+            helps["text"] = _(
+                "{{first_name}} etc. As saved: %(units)s characters, %(encoding)s, %(parts)s SMS part(s), before "
+                "the contact's values are filled in (tracked links counted at their short length)."
+            ) % {"units": counted.units, "encoding": counted.encoding, "parts": counted.parts}
+        for name, words in helps.items():
+            if name in self.fields:
+                self.fields[name].help_text = words
 
     def clean(self):
         data = super().clean()

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts.models import ContactList
+from localization.serializers import UserZoneDateTimeField
 from messaging.message_models import Message
 from messaging.models import MessageTemplate, ProviderAccount
 
@@ -75,6 +76,17 @@ class CampaignSerializer(serializers.ModelSerializer):
     failure_threshold_percent = serializers.IntegerField(min_value=1, max_value=100, required=False)
     failure_window = serializers.IntegerField(min_value=1, max_value=100_000, required=False)
     text = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    scheduled_at = UserZoneDateTimeField(
+        required=False, allow_null=True,
+        help_text="ISO 8601. With an offset (2026-12-24T09:00:00+01:00) it is that instant; without one it is "
+                  "read in your time zone (chosen in the user menu, else the server's TIME_ZONE). Returned with "
+                  "your zone's offset. Must be in the future.",
+    )  # fmt: skip
+    track_clicks = serializers.BooleanField(
+        required=False,
+        help_text="Replace the links in SMS/RCS texts by short tracked links (SWITCHBOARD_PUBLIC_URL/r/<code>), one per "
+                  "recipient; stats.clicked counts the recipients who opened one. WhatsApp templates are not changed.",
+    )  # fmt: skip
     stats = serializers.SerializerMethodField()
 
     class Meta:

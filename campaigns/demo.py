@@ -20,14 +20,16 @@ from messaging.message_models import Message, MessageStat
 from messaging.models import MessageTemplate, ProviderAccount, TemplateLink
 from messaging.status import apply_delivery_update, mark_replied
 
-from .models import Campaign, CampaignTransition
+from .models import Campaign, CampaignTransition, TrackedLink
 from .services import create_campaign, start_campaign
 from .services.fanout import run_campaign
+from .services.links import record_click
 
 DEMOS = [
     # name, days ago, list, channel, text (SMS) or template body (WhatsApp)
     ("Saldi di primavera", 12, "Newsletter", "sms",
-     "Ciao {{first_name}}, da oggi i saldi di primavera: -30% in tutti i negozi. Rispondi STOP per non ricevere più messaggi."),
+     "Ciao {{first_name}}, da oggi i saldi di primavera: -30% in tutti i negozi e su https://www.negozio-demo.it/saldi "
+     "Rispondi STOP per non ricevere più messaggi."),
     ("Serata VIP", 5, "VIP customers", "whatsapp",
      "Ciao {{first_name}}, sei tra i nostri clienti VIP: giovedì serata privata a {{city}}. Ti aspettiamo!"),
     ("Promemoria negozio di Milano", 1, "Milan store", "sms",
@@ -59,10 +61,12 @@ def seed_campaigns(stdout=None) -> int:
             data.update(template=template, variables={"city": {"field": "city", "fallback": "Milano"}})
         else:
             data["text"] = text
+            data["track_clicks"] = "https://" in text  # its link becomes one short link per recipient
         campaign = create_campaign(data)
         start_campaign(campaign)
         run_campaign(campaign.pk, sleep=lambda s: None)
         _receipts(campaign, account, seed=days_ago)
+        _clicks(campaign, seed=days_ago)
         _move_back(campaign, dt.timedelta(days=days_ago, hours=3))
         made += 1
         campaign.refresh_from_db()
@@ -91,9 +95,29 @@ def _receipts(campaign, account, *, seed: int) -> None:
             mark_replied(account, message.contact, at=now + delay + dt.timedelta(minutes=10))
 
 
+def _clicks(campaign, *, seed: int) -> None:
+    """Some recipients open their tracked link after it was delivered (a few more than once), through the
+    same service as the /r/<code> redirect, so the "clicked" step and the counters agree with the rows."""
+    rng = random.Random(seed * 31 + 7)
+    links = (
+        TrackedLink.objects.filter(campaign=campaign, message__delivered_at__isnull=False)
+        .values("pk", "url", "message_id", "campaign_id", "message__account_id", "message__channel",
+                "message__delivered_at")
+        .order_by("pk")
+    )  # fmt: skip
+    for link in links:
+        if rng.random() >= 0.22:
+            continue
+        at = link["message__delivered_at"] + dt.timedelta(minutes=rng.choice([2, 5, 10, 30, 60, 240]))
+        for _ in range(rng.choice([1, 1, 1, 2, 3])):
+            record_click(link, at=at)
+            at += dt.timedelta(minutes=rng.choice([1, 3, 20]))
+
+
 def _move_back(campaign, offset: dt.timedelta) -> None:
     """Shift one finished demo campaign into the past: rows and buckets by the same offset."""
-    fields = ["created_at", "dispatched_at", "sent_at", "delivered_at", "read_at", "failed_at", "replied_at"]
+    fields = ["created_at", "dispatched_at", "sent_at", "delivered_at", "read_at", "failed_at", "replied_at",
+              "clicked_at"]  # fmt: skip
     for field in fields:
         Message.objects.filter(campaign=campaign, **{f"{field}__isnull": False}).update(
             **{field: F(field) - offset}
@@ -101,6 +125,10 @@ def _move_back(campaign, offset: dt.timedelta) -> None:
     for row in MessageStat.objects.filter(campaign_id=campaign.pk).order_by("hour"):
         MessageStat.objects.filter(pk=row.pk).update(hour=row.hour - offset)
     CampaignTransition.objects.filter(campaign=campaign).update(at=F("at") - offset)
+    TrackedLink.objects.filter(campaign=campaign).update(created_at=F("created_at") - offset)
+    TrackedLink.objects.filter(campaign=campaign, first_clicked_at__isnull=False).update(
+        first_clicked_at=F("first_clicked_at") - offset
+    )
     Campaign.objects.filter(pk=campaign.pk).update(
         created_at=F("created_at") - offset,
         started_at=F("started_at") - offset,

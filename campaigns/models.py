@@ -144,3 +144,28 @@ class CampaignTransition(models.Model):
     @property
     def to_label(self) -> str:
         return self._label(self.to_status)
+
+
+class TrackedLink(models.Model):
+    """One link of one recipient's message, replaced by `SWITCHBOARD_PUBLIC_URL/r/<code>` (click tracking).
+
+    Written in bulk when a campaign's messages are written (campaigns.services.links); a visit
+    to /r/<code> adds to `clicks` and, the first time for that message, marks the recipient as
+    clicked (Message.clicked_at and the `clicked` counter) — campaigns.services.links.record_click.
+    """
+
+    code = models.CharField(max_length=16, unique=True)
+    message = models.ForeignKey("messaging.Message", on_delete=models.CASCADE, related_name="tracked_links")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="tracked_links")
+    url = models.TextField(_("link"))
+    clicks = models.PositiveIntegerField(_("clicks"), default=0)
+    first_clicked_at = models.DateTimeField(_("first clicked at"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("tracked link")
+        verbose_name_plural = _("tracked links")
+
+    def __str__(self):
+        return f"/r/{self.code} → {self.url}"

@@ -7,7 +7,7 @@ import campaigns.api
 import contacts.api
 import messaging.api
 from config.routers import Router
-from localization.views import set_language
+from localization.views import set_language, set_time_zone
 
 # Each app adds its routes through register(router) in its api.py.
 router = Router()  # digits-only ids; the API root needs a login (config/routers.py)
@@ -16,6 +16,7 @@ for app_api in (contacts.api, messaging.api, campaigns.api, automations.api):
 
 urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
+    path("i18n/settimezone/", set_time_zone, name="set_time_zone"),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

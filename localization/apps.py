@@ -14,8 +14,9 @@ class LocalizationConfig(AppConfig):
     def ready(self):
         from django.contrib.auth.signals import user_logged_in
 
-        from . import background
+        from . import background, timezones
         from .services import load_into_session
 
         user_logged_in.connect(load_into_session, dispatch_uid="localization-user-language")
+        user_logged_in.connect(timezones.load_into_session, dispatch_uid="localization-user-time-zone")
         background.connect()

@@ -26,6 +26,7 @@ DERIVED_NAMES = [
     gettext_noop('choices'),
     gettext_noop('city'),
     gettext_noop('clicked at'),
+    gettext_noop('code'),
     gettext_noop('company'),
     gettext_noop('conflict policy'),
     gettext_noop('conflicts'),

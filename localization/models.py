@@ -1,4 +1,4 @@
-"""The language each staff member chose in the user menu, remembered across browsers."""
+"""The language and time zone each staff member chose in the user menu, remembered across browsers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ class UserLanguage(models.Model):
         verbose_name=_("user"),
     )  # fmt: skip
     language = models.CharField(_("language"), max_length=10, help_text=_("One of the codes in LANGUAGES."))
+    # Empty: settings.TIME_ZONE. Dates in the admin are shown and read in this zone.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, help_text=_("e.g. Europe/Rome"))
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:

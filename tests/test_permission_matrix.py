@@ -8,6 +8,7 @@ no-role staff, Viewer, Editor and Manager and judged:
     refused  — 401, 403, 404, 405, a redirect to the login page, or the admin's "not found"
                redirect to its index
 
+Routes outside admin/ and api/ are walked when their prefix is in WALKED.
 A row lists the roles that must get "ok"; every other role must be refused. Each request runs
 in a savepoint that is rolled back, so a POST (a delete, an action) cannot change what the next
 role sees.
@@ -255,6 +256,12 @@ CAMPAIGNS = {  # issue 10: Viewer reads; Editor creates, starts, pauses, cancels
     "campaign-messages": Row(get=READ, post=NOBODY, model="campaigns.campaign"),
     **api_rows("message", "messaging.message", write=NOBODY),
     "stats-overview": Row(get=READ, post=NOBODY),
+    # Tracked links in campaign messages: public by design (recipients are not users); GET/HEAD only.
+    "follow-link": Row(get=EVERYONE, post=NOBODY, model="campaigns.trackedlink"),
+    # The user menu's time zone form (like Django's set_language): POST only, back to `next`.
+    "set_time_zone": Row(
+        get=NOBODY, post=EVERYONE, data={"time_zone": "Europe/Rome", "next": "/admin/campaigns/campaign/"}
+    ),
 }
 
 API_SITE = {
@@ -378,6 +385,14 @@ def _sample_message(users):
                                   channel="sms", direction="outbound")  # fmt: skip
 
 
+def _sample_tracked_link(users):
+    from campaigns.models import TrackedLink
+
+    message = _sample_message(users)
+    return TrackedLink.objects.create(code="Matrix01", message=message, campaign=message.campaign,
+                                      url="https://shop.example.com/saldi")  # fmt: skip
+
+
 def _factory(name):
     def make(users):
         from tests import factories
@@ -412,6 +427,7 @@ SAMPLES = {
     "campaigns.campaign": _sample_campaign,
     "campaigns.campaigntransition": _sample_transition,
     "messaging.message": _sample_message,
+    "campaigns.trackedlink": _sample_tracked_link,
     "auth.user": lambda users: users[VIEWER],
     # The token admin's object id is the user's id.
     "authtoken.tokenproxy": lambda users: apps.get_model("authtoken", "token").objects.create(user=users[VIEWER]).user,
@@ -448,13 +464,17 @@ def _walk(resolver, prefix="", namespace=None):
             yield prefix + str(pattern.pattern), name
 
 
+# The admin, the API, and the public pages outside them that answer people (not provider webhooks).
+WALKED = ("admin/", "api/", "r/", "i18n/settimezone/")
+
+
 def all_patterns():
     """(route, key) for every pattern, without DRF's duplicate ".json" format-suffix routes."""
     seen, out = set(), []
     for route, name in _walk(get_resolver()):
         if "format" in route and ("(?P<format>" in route or "<drf_format_suffix:format>" in route):
             continue
-        if not route.startswith(("admin/", "api/")):
+        if not route.startswith(WALKED):
             continue
         key = name or route
         if (route, key) not in seen:
@@ -489,6 +509,8 @@ def build_url(route: str, row: Row, samples: dict) -> str:
         if name in ("pk", "object_id", "id"):
             assert model, f"{route}: say which model fills <{name}> (Row(model=...))"
             return str(samples(model).pk)
+        if model and hasattr(samples(model), name):  # e.g. <code>: the sample's own code
+            return str(getattr(samples(model), name))
         raise AssertionError(f"{route}: give a value for <{name}> in Row(kwargs=...)")
 
     path = _PARAM.sub(fill, route).replace("^", "").replace("$", "").replace("\\", "")

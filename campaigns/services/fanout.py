@@ -37,6 +37,7 @@ from messaging.stats import StatDeltas
 from ..models import Campaign
 from . import lifecycle
 from .audience import compute_audience
+from .links import LinkTracker
 from .rules import render_for
 
 logger = logging.getLogger("switchboard.campaigns")
@@ -94,6 +95,7 @@ def materialize_recipients(campaign: Campaign) -> int:
     held_reason = _("Held back: the contact reached the frequency cap.")
     writer = _CopyWriter(now) if connection.vendor == "postgresql" else _OrmWriter(now)
     counts = {"queued": 0, "skipped": 0}
+    links = LinkTracker(campaign)  # click tracking: rewrites texts, writes the links per batch
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if Message.objects.filter(campaign=campaign).exists():
@@ -108,14 +110,17 @@ def materialize_recipients(campaign: Campaign) -> int:
             for contact in page:
                 skipped = contact.pk in held
                 counts["skipped" if skipped else "queued"] += 1
+                reference = reference_for(campaign.pk, contact.pk)
+                rendered = render_for(campaign, contact)
                 writer.add({
                     "account_id": campaign.account_id, "campaign_id": campaign.pk, "contact_id": contact.pk,
                     "phone": contact.phone, "channel": campaign.channel, "sender": campaign.sender,
                     "status": Message.Status.SKIPPED if skipped else Message.Status.QUEUED,
                     "error_message": held_reason if skipped else "", "is_marketing": True, "source": "campaign",
-                    "reference": reference_for(campaign.pk, contact.pk), **render_for(campaign, contact),
+                    "reference": reference, **(rendered if skipped else links.rewrite(reference, rendered)),
                 })  # fmt: skip
             writer.close()
+            links.flush()
         written = counts["queued"] + counts["skipped"]
         deltas = StatDeltas()
         probe = Message(campaign_id=campaign.pk, account_id=campaign.account_id, channel=campaign.channel)

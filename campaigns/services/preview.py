@@ -13,6 +13,7 @@ from messaging.sending import send_message
 from messaging.templating.sms import count_sms
 
 from .audience import compute_audience
+from .links import counted_text, sample_text
 from .rules import has_personal_text, provider_max_rate, render_for
 
 SAMPLE_SIZE = 3
@@ -26,13 +27,15 @@ def preview_campaign(campaign) -> dict:
     encoding = ""
     for contact in audience.contacts[:SAMPLE_SIZE]:
         rendered = render_for(campaign, contact)
-        sample.append({"phone": contact.phone, "text": rendered["text"]})
+        # What the recipient reads: with click tracking, its links already swapped for short links.
+        text = sample_text(campaign, rendered)
+        sample.append({"phone": contact.phone, "text": text})
         if campaign.channel in ("sms", "rcs") or campaign.fallback_channels:
-            counted = count_sms(rendered["text"])
+            counted = count_sms(text)
             if counted.parts >= parts:
                 parts, encoding = counted.parts, counted.encoding
     if not sample and campaign.text:
-        counted = count_sms(campaign.text)
+        counted = count_sms(counted_text(campaign, campaign.text))
         parts, encoding = counted.parts, counted.encoding
     cost, currency = None, ""
     try:

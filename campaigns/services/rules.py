@@ -145,6 +145,9 @@ def check_campaign(
         and campaign.status in ("draft", "scheduled")
     ):
         add("scheduled_at", _("This date and time is in the past."))
+    if campaign.track_clicks and provider_runs_campaign(account, campaign.channel):
+        add("track_clicks", _("%(account)s sends campaigns itself, so Switchboard cannot put tracked links in "
+                              "its messages. Untick click tracking.") % {"account": account.name})  # fmt: skip
     cap = provider_max_rate(account, batched=not has_personal_text(campaign))
     if campaign.rate_per_second < 1:
         add("rate_per_second", _("Send at least one message per second."))

@@ -25,3 +25,14 @@ def short_date(value):
 @register.filter
 def short_datetime(value):
     return formatting.format_datetime(value)
+
+
+@register.simple_tag
+def time_zone_menu():
+    """The user menu's time zone choices: {"current": name, "choices": [names]} (the active zone first)."""
+    from django.utils import timezone
+
+    from localization.timezones import menu_choices
+
+    current = timezone.get_current_timezone_name()
+    return {"current": current, "choices": menu_choices(current)}

@@ -63,6 +63,7 @@ def assert_counters_match_rows(campaign):
     assert totals["delivered"] == rows.filter(delivered_at__isnull=False).count()
     assert totals["read"] == rows.filter(status="read").count()
     assert totals["replied"] == rows.filter(replied_at__isnull=False).count()
+    assert totals["clicked"] == rows.filter(clicked_at__isnull=False).count()
     assert totals["cost"] == (rows.aggregate(s=Sum("price"))["s"] or 0)
     campaign.refresh_from_db()
     funnel = sum(totals[k] for k in ("queued", "sent", "failed", "unknown", "skipped"))
