@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .message_models import Message
@@ -166,40 +167,167 @@ def add_price(
     return ["price", "currency"]
 
 
-def apply_delivery_update(account, update: DeliveryUpdate) -> UpdateResult:
-    """Apply one normalised delivery update idempotently, forward only. Runs its own transaction."""
-    status = (update.status or "").lower()
-    if rank(status) < 0:
-        return UpdateResult(Outcome.INVALID)
+def _aware(at: dt.datetime | None) -> dt.datetime:
+    at = at or timezone.now()
+    return timezone.make_aware(at, dt.UTC) if timezone.is_naive(at) else at
+
+
+class _Index:
+    """The batch's candidate messages, found by one SELECT, matched the way find_message does."""
+
+    def __init__(self, messages: list[Message]):
+        self.by_ref = {m.reference: m for m in messages if m.reference}
+        self.by_pid: dict[str, list[Message]] = {}
+        for m in messages:
+            if m.provider_message_id:
+                self.by_pid.setdefault(m.provider_message_id, []).append(m)
+
+    def match(self, update: DeliveryUpdate) -> Message | None:
+        to = _digits(update.to)
+        if update.reference:
+            message = self.by_ref.get(update.reference)
+            if message is not None and (not to or _digits(message.phone) == to):
+                return message
+        if update.remote_message_id:
+            candidates = self.by_pid.get(update.remote_message_id, [])[:100]
+            if to:
+                candidates = [m for m in candidates if _digits(m.phone) == to]
+            if len(candidates) == 1:
+                return candidates[0]
+            if len(candidates) > 1:
+                logger.warning("delivery update %s matches %d messages; ignored", update.remote_message_id,
+                               len(candidates))  # fmt: skip
+        return None
+
+    def learn_pid(self, message: Message) -> None:
+        """A message got its provider id in this batch: later updates of the batch find it by it."""
+        self.by_pid.setdefault(message.provider_message_id, []).append(message)
+
+
+def _lock_candidates(account, updates: list[DeliveryUpdate]) -> list[Message]:
+    """One SELECT … FOR UPDATE for every message the batch may touch, locked in id order.
+
+    Every writer of message rows (this service, the sending service) locks in ascending id, so
+    two drainers, a drainer and a poller, or a drainer and a runner wait for each other instead
+    of deadlocking, and each applies its updates to the row as the other left it.
+    """
+    refs = sorted({u.reference for u in updates if u.reference})
+    pids = sorted({u.remote_message_id for u in updates if u.remote_message_id})
+    if not refs and not pids:
+        return []
+    match = Q()
+    if refs:
+        match |= Q(reference__in=refs)
+    if pids:
+        match |= Q(provider_message_id__in=pids)
+    return list(
+        Message.objects.select_for_update()
+        .filter(match, account=account, direction=Message.Direction.OUTBOUND)
+        .order_by("id")
+    )
+
+
+def apply_delivery_update_results(account, updates) -> list[UpdateResult]:
+    """Apply a batch of delivery updates; one UpdateResult per update, in the same order.
+
+    One transaction and a fixed number of statements whatever the batch size: one SELECT …
+    FOR UPDATE of the batch's messages (id order), the forward-only rules in Python (`transition`,
+    the same code the single path always used, applied in the order given, so a message updated
+    twice in a batch ends as if updated twice in a row), one UPDATE … FROM (VALUES …) of the
+    changed rows, one counter upsert, one INSERT of status events. Idempotent: a batch applied
+    again ends in DUPLICATE for every update and writes nothing.
+    """
+    updates = list(updates)
+    results: list[UpdateResult | None] = [None] * len(updates)
+    valid: list[tuple[int, DeliveryUpdate, str]] = []
+    for i, update in enumerate(updates):
+        status = (update.status or "").lower()
+        if rank(status) < 0:
+            results[i] = UpdateResult(Outcome.INVALID)
+        else:
+            valid.append((i, update, status))
+    if not valid:
+        return results  # type: ignore[return-value]
     with transaction.atomic():
-        message = find_message(account, update, lock=True)
-        if message is None:
-            return UpdateResult(Outcome.NOT_FOUND)
+        index = _Index(_lock_candidates(account, [u for _, u, _ in valid]))
         deltas = StatDeltas()
-        at = update.occurred_at or timezone.now()
-        if timezone.is_naive(at):
-            at = timezone.make_aware(at, dt.UTC)
-        outcome, fields = transition(message, status, at=at, update=update, deltas=deltas)
-        if outcome == Outcome.DUPLICATE:
-            return UpdateResult(outcome, message)
-        fields += add_price(message, update.price, update.currency, deltas)
-        if not message.provider_message_id and update.remote_message_id:
-            message.provider_message_id = update.remote_message_id[:200]
-            fields.append("provider_message_id")
-        message.save(update_fields=list(dict.fromkeys(fields)))
+        changed: dict[int, Message] = {}
+        reached: list[tuple[Message, str]] = []
+        now = timezone.now()
+        for i, update, status in valid:
+            message = index.match(update)
+            if message is None:
+                results[i] = UpdateResult(Outcome.NOT_FOUND)
+                continue
+            outcome, _fields = transition(message, status, at=_aware(update.occurred_at), update=update,
+                                          deltas=deltas)  # fmt: skip
+            results[i] = UpdateResult(outcome, message)
+            if outcome == Outcome.DUPLICATE:
+                continue
+            add_price(message, update.price, update.currency, deltas)
+            if not message.provider_message_id and update.remote_message_id:
+                message.provider_message_id = update.remote_message_id[:200]
+                index.learn_pid(message)
+            message.updated_at = now
+            changed[message.pk] = message
+            if outcome == Outcome.APPLIED:
+                reached.append((message, status))
+        write_messages(list(changed.values()))
         deltas.flush()
-        if outcome == Outcome.APPLIED:
-            record_status_event(message, status)
-    return UpdateResult(outcome, message)
+        record_status_events(reached)
+    return results  # type: ignore[return-value]
+
+
+def apply_delivery_update(account, update: DeliveryUpdate) -> UpdateResult:
+    """Apply one normalised delivery update idempotently, forward only (the batch path with one)."""
+    return apply_delivery_update_results(account, [update])[0]
 
 
 def apply_delivery_updates(account, updates) -> dict[str, int]:
-    """Apply many updates (polling); returns how many ended in each outcome."""
+    """Apply many updates in one batch (polling, the webhook drainer); how many ended in each outcome."""
     counts: dict[str, int] = {}
-    for update in updates:
-        result = apply_delivery_update(account, update)
+    for result in apply_delivery_update_results(account, updates):
         counts[result.outcome.value] = counts.get(result.outcome.value, 0) + 1
     return counts
+
+
+# Every column a status change, a send result or a price can move; written together.
+WRITTEN_FIELDS = ("status", "status_history", "sent_at", "delivered_at", "read_at", "failed_at", "error_code",
+                  "error_message", "price", "currency", "provider_message_id", "updated_at")  # fmt: skip
+WRITE_CHUNK = 500
+
+
+def write_messages(messages: list[Message]) -> None:
+    """Write WRITTEN_FIELDS of many (locked) rows in one UPDATE … FROM (VALUES …) per 500 rows.
+
+    The caller holds the rows' locks (or, on SQLite, the write lock), so the in-memory values
+    are the rows' current state plus our changes. Django's bulk_update would build a CASE per
+    row and column; this is one join against a VALUES list.
+    """
+    if not messages:
+        return
+    fields = [Message._meta.get_field(name) for name in WRITTEN_FIELDS]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    pg = connection.vendor == "postgresql"
+    columns = ["id", *(f.column for f in fields)]
+    if pg:  # literal parameters are untyped in a VALUES list: say what each column is
+        cells = ["CAST(%s AS bigint)", *(f"CAST(%s AS {f.db_type(connection)})" for f in fields)]
+    else:
+        cells = ["%s"] * len(columns)
+    row_sql = "(" + ", ".join(cells) + ")"
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = v.{f.column}" for f in fields)
+    with connection.cursor() as cursor:
+        for start in range(0, len(messages), WRITE_CHUNK):
+            chunk = sorted(messages[start : start + WRITE_CHUNK], key=lambda m: m.pk)
+            params = []
+            for m in chunk:
+                params.append(m.pk)
+                params.extend(f.get_db_prep_save(getattr(m, f.attname), connection) for f in fields)
+            cursor.execute(
+                f"WITH v ({', '.join(columns)}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "  # noqa: S608
+                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id",
+                params,
+            )
 
 
 def record_status_event(message: Message, status: str) -> None:
@@ -224,10 +352,14 @@ def record_status_event(message: Message, status: str) -> None:
     )
 
 
-def record_status_events(messages: list[Message]) -> None:
-    """record_status_event for many messages in one INSERT (the batch path of the sending service)."""
-    rows = [m for m in messages if m.contact_id]
-    if not rows:
+def record_status_events(reached) -> None:
+    """record_status_event for many (message, status) pairs in one INSERT (the batch paths).
+
+    A bare message stands for (message, message.status).
+    """
+    pairs = [item if isinstance(item, tuple) else (item, item.status) for item in reached]
+    pairs = [(m, status) for m, status in pairs if m.contact_id]
+    if not pairs:
         return
     try:
         from contacts.events import ContactEvent
@@ -238,10 +370,10 @@ def record_status_events(messages: list[Message]) -> None:
             ContactEvent(
                 kind="message_status", contact_id=m.contact_id,
                 source="campaign" if m.campaign_id else (m.source or "message"),
-                data={"message_id": m.pk, "status": m.status, "campaign_id": m.campaign_id, "channel": m.channel},
-                dedupe_key=f"message_status:{m.pk}:{m.status}",
+                data={"message_id": m.pk, "status": status, "campaign_id": m.campaign_id, "channel": m.channel},
+                dedupe_key=f"message_status:{m.pk}:{status}",
             )
-            for m in rows
+            for m, status in pairs
         ],
         ignore_conflicts=True,  # the (kind, contact, dedupe_key) constraint: seen before, dropped
     )  # fmt: skip
