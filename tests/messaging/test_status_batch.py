@@ -177,7 +177,7 @@ def test_two_appliers_racing_over_the_same_messages_lose_nothing():
             barrier.wait()
             for start in range(0, len(stream), 7):
                 apply_delivery_updates(account, stream[start : start + 7])
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
         finally:
             connections.close_all()
