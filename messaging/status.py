@@ -297,25 +297,33 @@ WRITTEN_FIELDS = ("status", "status_history", "sent_at", "delivered_at", "read_a
 WRITE_CHUNK = 500
 
 
-def write_messages(messages: list[Message]) -> None:
-    """Write WRITTEN_FIELDS of many (locked) rows in one UPDATE … FROM (VALUES …) per 500 rows.
+def write_messages(messages: list[Message], *, unchanged_since: dict[int, object] | None = None) -> int:
+    """Write WRITTEN_FIELDS of many rows in one UPDATE … FROM (VALUES …) per 500 rows; → rows written.
 
-    The caller holds the rows' locks (or, on SQLite, the write lock), so the in-memory values
-    are the rows' current state plus our changes. Django's bulk_update would build a CASE per
-    row and column; this is one join against a VALUES list.
+    Either the caller holds the rows' locks (on SQLite, the write lock), so the in-memory values
+    are the rows' current state plus our changes; or `unchanged_since` maps each id to the
+    `updated_at` the caller read, and a row is written only if nobody wrote it since (optimistic:
+    the caller compares the count and retries under locks). Django's bulk_update would build a
+    CASE per row and column; this is one join against a VALUES list.
     """
     if not messages:
-        return
+        return 0
     fields = [Message._meta.get_field(name) for name in WRITTEN_FIELDS]
+    stamp = Message._meta.get_field("updated_at")
     table = connection.ops.quote_name(Message._meta.db_table)
     pg = connection.vendor == "postgresql"
     columns = ["id", *(f.column for f in fields)]
-    if pg:  # literal parameters are untyped in a VALUES list: say what each column is
-        cells = ["CAST(%s AS bigint)", *(f"CAST(%s AS {f.db_type(connection)})" for f in fields)]
-    else:
-        cells = ["%s"] * len(columns)
-    row_sql = "(" + ", ".join(cells) + ")"
+    types = ["bigint", *(f.db_type(connection) for f in fields)]
+    if unchanged_since is not None:
+        columns.append("seen_updated_at")
+        types.append(stamp.db_type(connection))
+    # Literal parameters are untyped in a VALUES list on PostgreSQL: say what each column is.
+    row_sql = "(" + ", ".join(f"CAST(%s AS {t})" if pg else "%s" for t in types) + ")"
     assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = v.{f.column}" for f in fields)
+    where = f"{table}.id = v.id"
+    if unchanged_since is not None:
+        where += f" AND {table}.updated_at = v.seen_updated_at"
+    written = 0
     with connection.cursor() as cursor:
         for start in range(0, len(messages), WRITE_CHUNK):
             chunk = sorted(messages[start : start + WRITE_CHUNK], key=lambda m: m.pk)
@@ -323,11 +331,15 @@ def write_messages(messages: list[Message]) -> None:
             for m in chunk:
                 params.append(m.pk)
                 params.extend(f.get_db_prep_save(getattr(m, f.attname), connection) for f in fields)
+                if unchanged_since is not None:
+                    params.append(stamp.get_db_prep_save(unchanged_since[m.pk], connection))
             cursor.execute(
                 f"WITH v ({', '.join(columns)}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "  # noqa: S608
-                f"UPDATE {table} SET {assignments} FROM v WHERE {table}.id = v.id",
+                f"UPDATE {table} SET {assignments} FROM v WHERE {where}",
                 params,
             )
+            written += cursor.rowcount
+    return written
 
 
 def record_status_event(message: Message, status: str) -> None:

@@ -251,18 +251,26 @@ def release_lease(campaign_id: int, token: str) -> None:
 
 
 class Pacer:
-    """Keeps a runner at `rate` messages per second (the campaign's rate, ≤ the provider's limit)."""
+    """Keeps a runner at `rate` messages per second (the campaign's rate, ≤ the provider's limit).
 
-    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+    The schedule is absolute: each call is due `n / rate` after the previous one was due, not
+    after it finished, so the time a call and its recording take is inside the budget rather
+    than added to it. A call that overruns its slot is made up by the next ones going sooner,
+    up to `catch_up` seconds of lost time (so a stall does not turn into a burst); the
+    provider's own limit is still enforced by its client's rate limiter.
+    """
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep, catch_up: float = 1.0):
         self.interval = 1.0 / max(rate, 0.001)
         self.clock, self.sleep = clock, sleep
+        self.catch_up = catch_up
         self.next_at = clock()
 
     def wait_for(self, n: int) -> None:
         now = self.clock()
         if self.next_at > now:
             self.sleep(self.next_at - now)
-        self.next_at = max(self.next_at, now) + n * self.interval
+        self.next_at = max(self.next_at, now - self.catch_up) + n * self.interval
 
 
 def _recent_outcomes(campaign: Campaign) -> list[bool]:
