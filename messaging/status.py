@@ -12,11 +12,13 @@ over the message rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -204,6 +206,12 @@ class _Index:
         self.by_pid.setdefault(message.provider_message_id, []).append(message)
 
 
+# What matching, the rules, the counters and the events read (the text and payload are not loaded).
+LOADED_FIELDS = ("id", "account_id", "campaign_id", "contact_id", "channel", "phone", "source", "reference",
+                 "provider_message_id", "status", "status_history", "sent_at", "delivered_at", "read_at",
+                 "failed_at", "error_code", "error_message", "price", "currency", "created_at", "updated_at")  # fmt: skip
+
+
 def _lock_candidates(account, updates: list[DeliveryUpdate]) -> list[Message]:
     """One SELECT … FOR UPDATE for every message the batch may touch, locked in id order.
 
@@ -223,6 +231,7 @@ def _lock_candidates(account, updates: list[DeliveryUpdate]) -> list[Message]:
     return list(
         Message.objects.select_for_update()
         .filter(match, account=account, direction=Message.Direction.OUTBOUND)
+        .only(*LOADED_FIELDS)
         .order_by("id")
     )
 
@@ -308,6 +317,8 @@ def write_messages(messages: list[Message], *, unchanged_since: dict[int, object
     """
     if not messages:
         return 0
+    if connection.vendor == "postgresql":
+        return _write_messages_pg(messages, unchanged_since)
     fields = [Message._meta.get_field(name) for name in WRITTEN_FIELDS]
     stamp = Message._meta.get_field("updated_at")
     table = connection.ops.quote_name(Message._meta.db_table)
@@ -319,10 +330,16 @@ def write_messages(messages: list[Message], *, unchanged_since: dict[int, object
         types.append(stamp.db_type(connection))
     # Literal parameters are untyped in a VALUES list on PostgreSQL: say what each column is.
     row_sql = "(" + ", ".join(f"CAST(%s AS {t})" if pg else "%s" for t in types) + ")"
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = v.{f.column}" for f in fields)
-    where = f"{table}.id = v.id"
+    # SQLite names a VALUES list's columns column1, column2, … and takes no column list on the
+    # alias; PostgreSQL takes one. The statement starts with UPDATE either way (sqlite3 reports
+    # a rowcount only for statements that do, so a leading WITH would hide it).
+    names = columns if pg else [f"column{i}" for i in range(1, len(columns) + 1)]
+    alias = f"v({', '.join(columns)})" if pg else "v"
+    col = dict(zip(columns, names, strict=True))
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = v.{col[f.column]}" for f in fields)
+    where = f"{table}.id = v.{col['id']}"
     if unchanged_since is not None:
-        where += f" AND {table}.updated_at = v.seen_updated_at"
+        where += f" AND {table}.updated_at = v.{col['seen_updated_at']}"
     written = 0
     with connection.cursor() as cursor:
         for start in range(0, len(messages), WRITE_CHUNK):
@@ -334,12 +351,48 @@ def write_messages(messages: list[Message], *, unchanged_since: dict[int, object
                 if unchanged_since is not None:
                     params.append(stamp.get_db_prep_save(unchanged_since[m.pk], connection))
             cursor.execute(
-                f"WITH v ({', '.join(columns)}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "  # noqa: S608
-                f"UPDATE {table} SET {assignments} FROM v WHERE {where}",
+                f"UPDATE {table} SET {assignments} "  # noqa: S608
+                f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS {alias} WHERE {where}",
                 params,
             )
             written += cursor.rowcount
     return written
+
+
+def _write_messages_pg(messages: list[Message], unchanged_since) -> int:
+    """PostgreSQL: the VALUES list as one array per column (unnest), so the statement text is the
+    same whatever the batch size (no per-row placeholders for the driver to parse) and values go
+    in as plain Python objects, not through each field's adapter."""
+    fields = [Message._meta.get_field(name) for name in WRITTEN_FIELDS]
+    table = connection.ops.quote_name(Message._meta.db_table)
+    json_columns = {f.column for f in fields if f.get_internal_type() == "JSONField"}
+    rows = sorted(messages, key=lambda m: m.pk)
+    columns = ["id", *(f.column for f in fields)]
+    types = ["bigint", *("text" if f.column in json_columns else f.db_type(connection) for f in fields)]
+    arrays = [[m.pk for m in rows]]
+    for f in fields:
+        if f.column in json_columns:
+            arrays.append([json.dumps(getattr(m, f.attname), cls=DjangoJSONEncoder) for m in rows])
+        else:
+            arrays.append([getattr(m, f.attname) for m in rows])
+    where = f"{table}.id = v.id"
+    if unchanged_since is not None:
+        columns.append("seen_updated_at")
+        types.append("timestamptz")
+        arrays.append([unchanged_since[m.pk] for m in rows])
+        where += f" AND {table}.updated_at = v.seen_updated_at"
+    assignments = ", ".join(
+        f"{connection.ops.quote_name(f.column)} = v.{f.column}" + ("::jsonb" if f.column in json_columns else "")
+        for f in fields
+    )
+    unnest = ", ".join(f"%s::{t.split('(')[0]}[]" for t in types)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {assignments} FROM unnest({unnest}) AS v({', '.join(columns)}) "  # noqa: S608
+            f"WHERE {where}",
+            arrays,
+        )
+        return cursor.rowcount
 
 
 def record_status_event(message: Message, status: str) -> None:

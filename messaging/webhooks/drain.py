@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..models import ProviderAccount
 from .effects import BatchContext, apply_deliveries, apply_read, finish_batch
 from .models import WebhookEvent
 
@@ -91,9 +92,13 @@ def drain_batch(batch_size: int | None = None) -> Counter:
         )
         if claimed is not None:
             pending = pending.filter(account_id=claimed)
-        events = list(pending.select_related("account").order_by("id")[:size])
+        events = list(pending.order_by("id")[:size])
         if not events:
             return counts
+        # Each account once per batch (its encrypted secrets are decrypted as it loads), not per event.
+        accounts = ProviderAccount.objects.in_bulk({e.account_id for e in events})
+        for event in events:
+            event.account = accounts[event.account_id]
         providers: dict = {}
         context = BatchContext()
         reads = [(event, read_event(event, providers)) for event in events]
@@ -149,9 +154,21 @@ def requeue_failed(now=None) -> int:
 
 
 def save_marks(events: list[WebhookEvent]) -> None:
-    """Write every event's new status in one executemany (pipelined by psycopg), not a CASE per row."""
+    """Write every event's new status in one statement (PostgreSQL) or one executemany, not a CASE per row."""
     table = WebhookEvent._meta.db_table
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    if connection.vendor == "postgresql":  # one UPDATE … FROM unnest: one round trip, one short statement
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = v.status, error = v.error, outcome = v.outcome::jsonb, "  # noqa: S608
+                "attempts = v.attempts, processed_at = v.processed_at FROM unnest(%s::bigint[], %s::text[], "
+                "%s::text[], %s::text[], %s::int[], %s::timestamptz[]) AS v(id, status, error, outcome, attempts, "
+                f"processed_at) WHERE {table}.id = v.id",
+                [[e.pk for e in events], [str(e.status) for e in events], [e.error or "" for e in events],
+                 [json.dumps(e.outcome or {}) for e in events], [e.attempts for e in events],
+                 [e.processed_at for e in events]],
+            )  # fmt: skip
+        return
+    cast = ""
     sql = (
         f"UPDATE {table} SET status = %s, error = %s, outcome = %s{cast}, attempts = %s, "  # noqa: S608
         "processed_at = %s WHERE id = %s"

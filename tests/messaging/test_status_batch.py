@@ -139,7 +139,7 @@ def test_a_batch_costs_the_same_few_statements_whatever_its_size():
     statements = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"].upper()]
     # SELECT … FOR UPDATE, UPDATE … FROM (VALUES …), the counters' upsert, the status events' INSERT
     assert len(statements) == 4, statements
-    assert statements[0].startswith("SELECT") and statements[1].startswith("WITH v")
+    assert statements[0].startswith("SELECT") and statements[1].startswith("UPDATE")
     from contacts.events import ContactEvent
 
     assert ContactEvent.objects.filter(kind="message_status").count() == 4 * 3  # sent, delivered, read
