@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -24,6 +25,7 @@ from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -147,20 +149,47 @@ class _OrmWriter:
             self.batch = []
 
 
+_PLAIN = {"ForeignKey", "CharField", "TextField", "BooleanField", "IntegerField", "BigIntegerField",
+          "PositiveIntegerField", "SmallIntegerField", "PositiveSmallIntegerField"}  # fmt: skip
+
+
+def _copy_adapter(field):
+    """How one column's value goes into COPY: as it is for ids, text and flags (the driver types
+    them), JSON as its text, anything else through the field's own adapter."""
+    kind = field.get_internal_type()
+    if kind in _PLAIN:
+        return lambda value: value
+    if kind == "JSONField":
+        encoder = field.encoder or DjangoJSONEncoder
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
 class _CopyWriter:
-    """COPY rows into messaging_message, every column prepared by its own field (defaults included)."""
+    """COPY rows into messaging_message, every column prepared by its own field (defaults included).
+
+    The defaults are prepared once; per row only the columns the recipient sets are (about a
+    third of them): 100,000 rows times every field through its adapter cost more than the COPY.
+    """
 
     def __init__(self, now):
         self.fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-        self.defaults = {f.attname: f.get_default() for f in self.fields}
-        self.defaults.update(created_at=now, updated_at=now)
+        defaults = {f.attname: f.get_default() for f in self.fields}
+        defaults.update(created_at=now, updated_at=now)
+        self.prepared = [f.get_db_prep_save(defaults[f.attname], connection) for f in self.fields]
+        self.position = {}
+        for i, f in enumerate(self.fields):
+            self.position[f.attname] = self.position[f.name] = (i, _copy_adapter(f))
         columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
         self.sql = f"COPY {Message._meta.db_table} ({columns}) FROM STDIN"
         self.rows: list[list] = []
 
     def add(self, values: dict) -> None:
-        row = {**self.defaults, **values}
-        self.rows.append([f.get_db_prep_save(row[f.attname], connection) for f in self.fields])
+        row = list(self.prepared)
+        for name, value in values.items():
+            i, adapt = self.position[name]
+            row[i] = adapt(value)
+        self.rows.append(row)
 
     def close(self) -> None:
         if not self.rows:
