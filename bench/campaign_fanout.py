@@ -4,7 +4,10 @@ Measures, for each target:
   - time to have every message row queued (materialize_recipients), goal < 30 s;
   - sustained send rate against the configured rate (goal >= 95 %) and the provider's documented limit;
   - peak RSS growth while sending (memory flat);
-  - kill the runner mid-run (a simulated crash after N calls), resume: duplicates and lost recipients.
+  - kill the runner mid-run (a simulated crash after N calls), resume: duplicates and lost recipients;
+  - figures that survive a loaded machine: SQL statements per 50-message call (every statement
+    the runner's connection sends, the Sandbox's own writes and the HTTP log's included), CPU
+    seconds per 1,000 messages (this process: the Spryng fake runs in it too), the load average.
 
 Runs on its own database (never the app's):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sb_i10_bench .venv/bin/python bench/campaign_fanout.py
