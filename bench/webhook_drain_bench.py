@@ -57,7 +57,9 @@ class Statements:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000, help="webhook requests to store, then drain")
-    parser.add_argument("--batch", type=int, default=None, help="drain batch size (default WEBHOOK_DRAIN_BATCH)")
+    parser.add_argument(
+        "--batch", type=int, default=None, help="drain batch size (default WEBHOOK_DRAIN_BATCH)"
+    )
     args = parser.parse_args()
 
     print(f"setting up {wb.DB_NAME} …", flush=True)
@@ -119,7 +121,9 @@ def main() -> int:
     print(f"drained {processed} events ({updates} delivery updates) in {drain_s:.1f} s, {batches} batches; "
           f"by status {dict(totals)}")  # fmt: skip
     print(f"delivery updates/s  : {updates / drain_s:8.0f}   (events/s {processed / drain_s:.0f})")
-    print(f"CPU per 1,000 events: {1000 * drain_cpu / max(1, processed):8.3f} s (this process; PostgreSQL not included)")
+    print(
+        f"CPU per 1,000 events: {1000 * drain_cpu / max(1, processed):8.3f} s (this process; PostgreSQL not included)"
+    )
     print(f"statements          : {statements.count / max(1, batches):.1f} per batch, "
           f"{statements.count / max(1, processed):.3f} per event")  # fmt: skip
     print(f"load average        : {load}")

@@ -382,7 +382,8 @@ def _write_messages_pg(messages: list[Message], unchanged_since) -> int:
         arrays.append([unchanged_since[m.pk] for m in rows])
         where += f" AND {table}.updated_at = v.seen_updated_at"
     assignments = ", ".join(
-        f"{connection.ops.quote_name(f.column)} = v.{f.column}" + ("::jsonb" if f.column in json_columns else "")
+        f"{connection.ops.quote_name(f.column)} = v.{f.column}"
+        + ("::jsonb" if f.column in json_columns else "")
         for f in fields
     )
     unnest = ", ".join(f"%s::{t.split('(')[0]}[]" for t in types)

@@ -152,7 +152,10 @@ def test_a_webhook_between_the_call_and_the_record_is_kept_and_counted_once(acco
     statuses = dict(Message.objects.values_list("pk", "status"))
     assert statuses == {m.pk: ("delivered" if m is messages[0] else "sent") for m in messages}
     first = Message.objects.get(pk=messages[0].pk)
-    assert [(h["status"], h["applied"]) for h in first.status_history] == [("delivered", True), ("sent", False)]
+    assert [(h["status"], h["applied"]) for h in first.status_history] == [
+        ("delivered", True),
+        ("sent", False),
+    ]
     assert_stats_match()
 
     # Nobody in between: claim, call, then one UPDATE, one counter upsert, one events INSERT.
@@ -163,5 +166,7 @@ def test_a_webhook_between_the_call_and_the_record_is_kept_and_counted_once(acco
     ours = [q["sql"].split(None, 1)[0].upper() for q in queries if "sandboxobject" not in q["sql"]
             and "SAVEPOINT" not in q["sql"].upper()]  # fmt: skip
     assert ours == ["UPDATE", "UPDATE", "INSERT", "INSERT"], ours
-    assert set(Message.objects.filter(pk__in=[m.pk for m in more]).values_list("status", flat=True)) == {"sent"}
+    assert set(Message.objects.filter(pk__in=[m.pk for m in more]).values_list("status", flat=True)) == {
+        "sent"
+    }
     assert_stats_match()

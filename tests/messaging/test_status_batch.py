@@ -122,7 +122,9 @@ def test_a_batch_matches_reference_first_then_provider_id_and_recipient():
     statuses = dict(Message.objects.values_list("pk", "status"))
     assert statuses == {a.pk: "delivered", b.pk: "read", c.pk: "sent", d.pk: "failed"}
     other = ProviderAccount.objects.create(provider="sandbox", name="Other")
-    assert apply_delivery_updates(other, [update_for(0, "read", 9, reference=a.reference)]) == {"not_found": 1}
+    assert apply_delivery_updates(other, [update_for(0, "read", 9, reference=a.reference)]) == {
+        "not_found": 1
+    }
     assert_stats_match()
 
 
@@ -173,7 +175,9 @@ def test_two_appliers_racing_over_the_same_messages_lose_nothing():
     def work(name, seed):
         try:
             stream = list(streams[name])
-            random.Random(seed).shuffle(stream)  # each locks its own mix of rows: only id order avoids deadlock
+            random.Random(seed).shuffle(
+                stream
+            )  # each locks its own mix of rows: only id order avoids deadlock
             barrier.wait()
             for start in range(0, len(stream), 7):
                 apply_delivery_updates(account, stream[start : start + 7])
