@@ -12,7 +12,6 @@ Campaigns (campaigns.services.fanout) and automations (`send_message`) both send
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import uuid
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from .status import (
     record_status_event,
     record_status_events,
     transition,
+    write_messages,
 )
 
 logger = logging.getLogger("switchboard.messaging")
@@ -116,16 +116,31 @@ def outbound_for(message: Message) -> OutboundMessage:
 
 
 def _claim(messages: list[Message]) -> list[Message]:
-    """Mark still-queued, never-dispatched messages as "a call is leaving now"; commit; return them."""
+    """Mark still-queued, never-dispatched messages as "a call is leaving now"; commit; return them.
+
+    One statement, committed on its own (autocommit) before the call leaves: rows another runner
+    holds locked are skipped, not waited for, and rows dispatched or moved already are left alone.
+    """
     now = timezone.now()
-    ids = [m.pk for m in messages]
-    with transaction.atomic():
-        claimed = set(
-            Message.objects.filter(pk__in=ids, status=Message.Status.QUEUED, dispatched_at__isnull=True)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
+    ids = sorted(m.pk for m in messages)
+    table = Message._meta.db_table
+    queued = Message.Status.QUEUED.value
+    if connection.vendor == "postgresql":
+        sql = (
+            f"UPDATE {table} SET dispatched_at = %s WHERE id IN (SELECT id FROM {table} "  # noqa: S608
+            "WHERE id = ANY(%s) AND status = %s AND dispatched_at IS NULL ORDER BY id FOR UPDATE SKIP LOCKED) "
+            "RETURNING id"
         )
-        Message.objects.filter(pk__in=claimed).update(dispatched_at=now)
+        params = [now, ids, queued]
+    else:
+        sql = (
+            f"UPDATE {table} SET dispatched_at = %s WHERE id IN ({', '.join(['%s'] * len(ids))}) "  # noqa: S608
+            "AND status = %s AND dispatched_at IS NULL RETURNING id"
+        )
+        params = [connection.ops.adapt_datetimefield_value(now), *ids, queued]
+    with connection.cursor() as cursor:  # outside a transaction: the statement commits on its own
+        cursor.execute(sql, params)
+        claimed = {row[0] for row in cursor.fetchall()}
     for m in messages:
         if m.pk in claimed:
             m.dispatched_at = now
@@ -161,78 +176,88 @@ def _record_result(message: Message, result: SendResult, report: DispatchReport)
     message.status = locked.status
 
 
-def save_grouped(rows: list[Message], fields: list[str]) -> None:
-    """Save many rows' `fields` with one UPDATE per distinct set of values.
-
-    A batch call's rows usually share everything but their id (same status, time, history
-    entry, and for Spryng even the provider id), so this is one or a few statements; Django's
-    bulk_update builds a CASE per row and field and costs more than the calls it records.
-    """
-    shared = [f for f in fields if f != "provider_message_id"]
-    groups: dict[str, tuple[dict, list[Message]]] = {}
-    for row in rows:
-        values = {f: getattr(row, f) for f in shared}
-        key = json.dumps(values, sort_keys=True, default=str)
-        groups.setdefault(key, (values, []))[1].append(row)
-    for values, members in groups.values():
-        ids = {m.provider_message_id for m in members}
-        if "provider_message_id" in fields and len(ids) == 1:
-            values = {**values, "provider_message_id": members[0].provider_message_id}
-        Message.objects.filter(pk__in=[m.pk for m in members]).update(**values)
-        if "provider_message_id" in fields and len(ids) > 1:
-            _set_provider_ids(members)
+class _Moved(Exception):
+    """A row changed between the claim and the record (a fast webhook): record under locks instead."""
 
 
-def _set_provider_ids(members: list[Message]) -> None:
-    """One UPDATE … FROM (VALUES …) for rows that each got their own provider id."""
-    table = Message._meta.db_table
-    rows = ", ".join(["(CAST(%s AS bigint), CAST(%s AS varchar(200)))"] * len(members))
-    params = [v for m in members for v in (m.pk, m.provider_message_id)]
-    with connection.cursor() as cursor:
-        # A CTE rather than UPDATE … FROM (VALUES) AS v(…): SQLite has no column list on the alias.
-        cursor.execute(
-            f"WITH v(id, pid) AS (VALUES {rows}) UPDATE {table} SET provider_message_id = "  # noqa: S608
-            f"(SELECT v.pid FROM v WHERE v.id = {table}.id) WHERE id IN (SELECT v.id FROM v)",
-            params,
-        )
+def _apply_results(rows: dict[int, Message], pairs, report: DispatchReport, deltas: StatDeltas, now):
+    """The send outcome of each (message, result) on its row in memory; → (changed rows, reached)."""
+    changed, reached = [], []
+    for message, result in pairs:
+        row = rows[message.pk]
+        # Our own knowledge of the call only moves a message that nothing has moved since
+        # (a fast webhook may already have said "delivered"; that must stay).
+        force = row.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
+        if result.accepted:
+            status = result.status if result.status in ("sent", "delivered", "read") else "sent"
+            outcome, touched = transition(row, status, at=now, source="send", deltas=deltas, force=force)
+            report.sent += 1
+        else:
+            outcome, touched = transition(row, Message.Status.FAILED, at=now, source="send", deltas=deltas,
+                                          force=force, error_code="rejected",
+                                          error_message=result.error or _("Refused by the provider"))  # fmt: skip
+            report.failed += 1
+        if result.remote_id:
+            row.provider_message_id = result.remote_id[:200]
+            touched.append("provider_message_id")
+        touched += add_price(row, result.price, result.currency, deltas, at=now)
+        if touched:
+            row.updated_at = now
+            changed.append(row)
+        if outcome == Outcome.APPLIED:
+            reached.append((row, row.status))
+    return changed, reached
 
 
 def _record_results(pairs: list[tuple[Message, SendResult]], report: DispatchReport) -> None:
-    """The outcome of one batch call, for all its messages in one transaction (a few statements)."""
+    """The outcome of one call, for all its messages in one transaction of three statements.
+
+    Optimistic first: the rows were read by the runner and claimed by us, and normally nobody
+    writes them until we record the call, so their new state is computed from what we hold and
+    written with one UPDATE … FROM (VALUES …) that only touches rows whose `updated_at` is still
+    the one we read; the counters (one upsert) and status events (one INSERT) go in the same
+    transaction. If any row moved meanwhile, that transaction is rolled back and the call is
+    recorded again from the locked rows (SELECT … FOR UPDATE in id order, as the status service).
+    """
+    now = timezone.now()
+    messages = [m for m, _ in pairs]
+    if all(m.status == Message.Status.QUEUED and m.updated_at for m in messages):
+        seen = {m.pk: m.updated_at for m in messages}
+        copies = {m.pk: _copy(m) for m in messages}
+        local = DispatchReport()
+        try:
+            with transaction.atomic():
+                deltas = StatDeltas()
+                changed, reached = _apply_results(copies, pairs, local, deltas, now)
+                if write_messages(changed, unchanged_since=seen) != len(changed):
+                    raise _Moved
+                deltas.flush()
+                record_status_events(reached)
+        except _Moved:
+            pass
+        else:
+            report.merge(local)
+            for m in messages:
+                m.status = copies[m.pk].status
+            return
     with transaction.atomic():
-        locked = {
-            m.pk: m for m in Message.objects.select_for_update().filter(pk__in=[m.pk for m, _ in pairs])
-        }
+        locked = {m.pk: m for m in Message.objects.select_for_update().filter(pk__in=[m.pk for m in messages])
+                  .order_by("id")}  # fmt: skip
         deltas = StatDeltas()
-        now = timezone.now()
-        changed, fields, reached = [], {"updated_at"}, []
-        for message, result in pairs:
-            row = locked[message.pk]
-            force = row.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
-            if result.accepted:
-                status = result.status if result.status in ("sent", "delivered", "read") else "sent"
-                outcome, touched = transition(row, status, at=now, source="send", deltas=deltas, force=force)
-                report.sent += 1
-            else:
-                outcome, touched = transition(row, Message.Status.FAILED, at=now, source="send", deltas=deltas,
-                                              force=force, error_code="rejected",
-                                              error_message=result.error or _("Refused by the provider"))  # fmt: skip
-                report.failed += 1
-            if result.remote_id:
-                row.provider_message_id = result.remote_id[:200]
-                touched.append("provider_message_id")
-            touched += add_price(row, result.price, result.currency, deltas, at=now)
-            if touched:
-                row.updated_at = now
-                fields.update(touched)
-                changed.append(row)
-            if outcome == Outcome.APPLIED:
-                reached.append(row)
-            message.status = row.status
-        if changed:
-            save_grouped(changed, sorted(fields))
+        changed, reached = _apply_results(locked, pairs, report, deltas, now)
+        write_messages(changed)
         deltas.flush()
         record_status_events(reached)
+    for m in messages:
+        m.status = locked[m.pk].status
+
+
+def _copy(message: Message) -> Message:
+    """A detached copy to compute on (the caller's object stays as read if we must start over)."""
+    copy = Message.from_db(message._state.db, [f.attname for f in Message._meta.concrete_fields],
+                           [getattr(message, f.attname) for f in Message._meta.concrete_fields])  # fmt: skip
+    copy.status_history = list(message.status_history or [])
+    return copy
 
 
 def _record_failure(message: Message, exc: ProviderError, report: DispatchReport) -> None:
@@ -338,11 +363,8 @@ def _dispatch_chunk(provider, chunk: list[Message], report: DispatchReport) -> N
             _record_failure(m, exc, report)
         return
     pairs = list(zip(chunk, results, strict=False))
-    if len(pairs) > 1:
+    if pairs:
         _record_results(pairs, report)
-    else:
-        for m, result in pairs:
-            _record_result(m, result, report)
     for m in chunk[len(results) :]:
         resolve_uncertain(m, report=report)
 

@@ -78,24 +78,37 @@ class StatDeltas:
         return bool(self._rows)
 
     def flush(self) -> None:
-        rows = [(k, v) for k, v in self._rows.items() if v[0] or v[1]]
+        """Write every collected delta in one multi-row upsert (per 500 buckets), keys sorted.
+
+        The sort makes concurrent flushes take the counter rows' locks in the same order (no
+        deadlock); the deltas are summed per key already, so no key appears twice in a statement.
+        """
+        rows = sorted(((k, v) for k, v in self._rows.items() if v[0] or v[1]), key=lambda item: item[0])
         self._rows.clear()
         if not rows:
             return
         ops = connection.ops
         table = MessageStat._meta.db_table
-        sql = (
-            f"INSERT INTO {table} (campaign_id, account_id, channel, hour, metric, reason, count, cost) "  # noqa: S608
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-            "ON CONFLICT (campaign_id, account_id, channel, hour, metric, reason) DO UPDATE SET "
-            f"count = {table}.count + excluded.count, cost = {table}.cost + excluded.cost"
-        )
-        params = [
-            (c, a, ch, ops.adapt_datetimefield_value(h), m, r, n, ops.adapt_decimalfield_value(cost, 16, 5))
-            for (c, a, ch, h, m, r), (n, cost) in sorted(rows, key=lambda item: item[0])
-        ]  # sorted: concurrent flushes lock rows in the same order (no deadlock)
+        pg = connection.vendor == "postgresql"
+        # Literal parameters are untyped in a multi-row VALUES on PostgreSQL: type the first row.
+        first = ("(%s::bigint, %s::bigint, %s::varchar, %s::timestamptz, %s::varchar, %s::varchar, "
+                 "%s::bigint, %s::numeric)") if pg else "(%s, %s, %s, %s, %s, %s, %s, %s)"  # fmt: skip
+        other = "(%s, %s, %s, %s, %s, %s, %s, %s)"
         with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+            for start in range(0, len(rows), 500):
+                chunk = rows[start : start + 500]
+                params = []
+                for (c, a, ch, h, m, r), (n, cost) in chunk:
+                    params += [c, a, ch, ops.adapt_datetimefield_value(h), m, r, n,
+                               ops.adapt_decimalfield_value(cost, 16, 5)]  # fmt: skip
+                values = ", ".join([first] + [other] * (len(chunk) - 1))
+                cursor.execute(
+                    f"INSERT INTO {table} (campaign_id, account_id, channel, hour, metric, reason, count, cost) "  # noqa: S608
+                    f"VALUES {values} "
+                    "ON CONFLICT (campaign_id, account_id, channel, hour, metric, reason) DO UPDATE SET "
+                    f"count = {table}.count + excluded.count, cost = {table}.cost + excluded.cost",
+                    params,
+                )
 
 
 def campaign_totals(campaign_id: int) -> dict:

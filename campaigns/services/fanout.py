@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 import uuid
@@ -24,6 +25,7 @@ from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -152,20 +154,47 @@ class _OrmWriter:
             self.batch = []
 
 
+_PLAIN = {"ForeignKey", "CharField", "TextField", "BooleanField", "IntegerField", "BigIntegerField",
+          "PositiveIntegerField", "SmallIntegerField", "PositiveSmallIntegerField"}  # fmt: skip
+
+
+def _copy_adapter(field):
+    """How one column's value goes into COPY: as it is for ids, text and flags (the driver types
+    them), JSON as its text, anything else through the field's own adapter."""
+    kind = field.get_internal_type()
+    if kind in _PLAIN:
+        return lambda value: value
+    if kind == "JSONField":
+        encoder = field.encoder or DjangoJSONEncoder
+        return lambda value: None if value is None else json.dumps(value, cls=encoder)
+    return lambda value: field.get_db_prep_save(value, connection)
+
+
 class _CopyWriter:
-    """COPY rows into messaging_message, every column prepared by its own field (defaults included)."""
+    """COPY rows into messaging_message, every column prepared by its own field (defaults included).
+
+    The defaults are prepared once; per row only the columns the recipient sets are (about a
+    third of them): 100,000 rows times every field through its adapter cost more than the COPY.
+    """
 
     def __init__(self, now):
         self.fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-        self.defaults = {f.attname: f.get_default() for f in self.fields}
-        self.defaults.update(created_at=now, updated_at=now)
+        defaults = {f.attname: f.get_default() for f in self.fields}
+        defaults.update(created_at=now, updated_at=now)
+        self.prepared = [f.get_db_prep_save(defaults[f.attname], connection) for f in self.fields]
+        self.position = {}
+        for i, f in enumerate(self.fields):
+            self.position[f.attname] = self.position[f.name] = (i, _copy_adapter(f))
         columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
         self.sql = f"COPY {Message._meta.db_table} ({columns}) FROM STDIN"
         self.rows: list[list] = []
 
     def add(self, values: dict) -> None:
-        row = {**self.defaults, **values}
-        self.rows.append([f.get_db_prep_save(row[f.attname], connection) for f in self.fields])
+        row = list(self.prepared)
+        for name, value in values.items():
+            i, adapt = self.position[name]
+            row[i] = adapt(value)
+        self.rows.append(row)
 
     def close(self) -> None:
         if not self.rows:
@@ -256,18 +285,26 @@ def release_lease(campaign_id: int, token: str) -> None:
 
 
 class Pacer:
-    """Keeps a runner at `rate` messages per second (the campaign's rate, ≤ the provider's limit)."""
+    """Keeps a runner at `rate` messages per second (the campaign's rate, ≤ the provider's limit).
 
-    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+    The schedule is absolute: each call is due `n / rate` after the previous one was due, not
+    after it finished, so the time a call and its recording take is inside the budget rather
+    than added to it. A call that overruns its slot is made up by the next ones going sooner,
+    up to `catch_up` seconds of lost time (so a stall does not turn into a burst); the
+    provider's own limit is still enforced by its client's rate limiter.
+    """
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep, catch_up: float = 1.0):
         self.interval = 1.0 / max(rate, 0.001)
         self.clock, self.sleep = clock, sleep
+        self.catch_up = catch_up
         self.next_at = clock()
 
     def wait_for(self, n: int) -> None:
         now = self.clock()
         if self.next_at > now:
             self.sleep(self.next_at - now)
-        self.next_at = max(self.next_at, now) + n * self.interval
+        self.next_at = max(self.next_at, now - self.catch_up) + n * self.interval
 
 
 def _recent_outcomes(campaign: Campaign) -> list[bool]:

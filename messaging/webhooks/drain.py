@@ -21,7 +21,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .effects import BatchContext, apply_read, finish_batch
+from ..models import ProviderAccount
+from .effects import BatchContext, apply_deliveries, apply_read, finish_batch
 from .models import WebhookEvent
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ def _headers_and_body(event: WebhookEvent) -> tuple[dict, bytes]:
     return dict(event.headers or {}), (event.body or "").encode("utf-8")
 
 
-def process_event(event: WebhookEvent, providers: dict, context: BatchContext) -> None:
-    """Apply one stored event and set its status, error and outcome (not saved here)."""
+def read_event(event: WebhookEvent, providers: dict):
+    """Parse one stored event into normalised records; None when it is settled already (ignored, failed)."""
     event.attempts += 1
     event.processed_at = timezone.now()
     provider = providers.get(event.account_id)
@@ -42,24 +43,44 @@ def process_event(event: WebhookEvent, providers: dict, context: BatchContext) -
         provider = providers[event.account_id] = event.account.get_provider()
     headers, body = _headers_and_body(event)
     try:
+        read = provider.read_webhook(headers, body)
+    except Exception as exc:
+        _failed(event, exc)
+        return None
+    if read.empty:
+        event.status, event.error, event.outcome = S.IGNORED, "", {}
+        return None
+    return read
+
+
+def process_event(event: WebhookEvent, read, context: BatchContext, deliveries=None) -> None:
+    """Apply one parsed event's effects and set its status, error and outcome (not saved here).
+
+    `deliveries` are its delivery updates' results when the batch applied them already.
+    """
+    try:
         # No savepoint of our own: every effect runs in its own atomic block (the status service,
         # record_inbound), which is the savepoint inside the batch's transaction. A request with
-        # several events that fails half-way keeps the first effects; its retry re-applies them
-        # idempotently.
-        read = provider.read_webhook(headers, body)
-        if read.empty:
-            event.status, event.error, event.outcome = S.IGNORED, "", {}
-            return
-        event.outcome = apply_read(event.account, read, context)
+        # several events that fails half-way keeps the first effects (and the delivery updates
+        # the batch applied); its retry re-applies them idempotently.
+        event.outcome = apply_read(event.account, read, context, deliveries)
         event.status, event.error = S.PROCESSED, ""
     except Exception as exc:
-        log.warning("Webhook event %s failed: %s", event.pk, exc, exc_info=True)
-        event.status = S.FAILED
-        event.error = (f"{type(exc).__name__}: {exc}")[:2000]
+        _failed(event, exc)
+
+
+def _failed(event: WebhookEvent, exc: Exception) -> None:
+    log.warning("Webhook event %s failed: %s", event.pk, exc, exc_info=True)
+    event.status = S.FAILED
+    event.error = (f"{type(exc).__name__}: {exc}")[:2000]
 
 
 def drain_batch(batch_size: int | None = None) -> Counter:
-    """Claim and process up to batch_size waiting events; returns counts by new status."""
+    """Claim and process up to batch_size waiting events; returns counts by new status.
+
+    The batch's delivery updates go to the status service together (one batch per account: a
+    handful of statements for all of them), then each event's other effects run and its mark is set.
+    """
     size = batch_size or getattr(settings, "WEBHOOK_DRAIN_BATCH", 200)
     counts: Counter = Counter()
     with transaction.atomic():
@@ -71,13 +92,21 @@ def drain_batch(batch_size: int | None = None) -> Counter:
         )
         if claimed is not None:
             pending = pending.filter(account_id=claimed)
-        events = list(pending.select_related("account").order_by("id")[:size])
+        events = list(pending.order_by("id")[:size])
         if not events:
             return counts
+        # Each account once per batch (its encrypted secrets are decrypted as it loads), not per event.
+        accounts = ProviderAccount.objects.in_bulk({e.account_id for e in events})
+        for event in events:
+            event.account = accounts[event.account_id]
         providers: dict = {}
         context = BatchContext()
+        reads = [(event, read_event(event, providers)) for event in events]
+        parsed = [(event, read) for event, read in reads if read is not None]
+        deliveries = apply_deliveries(parsed)
+        for event, read in parsed:
+            process_event(event, read, context, deliveries.get(event.pk))
         for event in events:
-            process_event(event, providers, context)
             counts[event.status] += 1
         save_marks(events)
         finish_batch(context, {e.account_id: e.account for e in events})
@@ -125,9 +154,21 @@ def requeue_failed(now=None) -> int:
 
 
 def save_marks(events: list[WebhookEvent]) -> None:
-    """Write every event's new status in one executemany (pipelined by psycopg), not a CASE per row."""
+    """Write every event's new status in one statement (PostgreSQL) or one executemany, not a CASE per row."""
     table = WebhookEvent._meta.db_table
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    if connection.vendor == "postgresql":  # one UPDATE … FROM unnest: one round trip, one short statement
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = v.status, error = v.error, outcome = v.outcome::jsonb, "  # noqa: S608
+                "attempts = v.attempts, processed_at = v.processed_at FROM unnest(%s::bigint[], %s::text[], "
+                "%s::text[], %s::text[], %s::int[], %s::timestamptz[]) AS v(id, status, error, outcome, attempts, "
+                f"processed_at) WHERE {table}.id = v.id",
+                [[e.pk for e in events], [str(e.status) for e in events], [e.error or "" for e in events],
+                 [json.dumps(e.outcome or {}) for e in events], [e.attempts for e in events],
+                 [e.processed_at for e in events]],
+            )  # fmt: skip
+        return
+    cast = ""
     sql = (
         f"UPDATE {table} SET status = %s, error = %s, outcome = %s{cast}, attempts = %s, "  # noqa: S608
         "processed_at = %s WHERE id = %s"

@@ -208,3 +208,23 @@ def test_pacer_keeps_the_rate():
     for _ in range(20):
         pacer.wait_for(1)
     assert clock["t"] == pytest.approx(1.9)  # 20 messages at 10/s: the last leaves at 1.9 s
+
+
+@pytest.mark.parametrize("work", [0.02, 0.06])
+def test_pacer_counts_the_time_calls_take_and_makes_up_an_overrun(work):
+    """Each call (and its recording) costs time; one in five overruns its slot: the rate still holds."""
+    clock = {"t": 0.0}
+
+    def sleep(s):
+        clock["t"] += s
+
+    pacer = Pacer(10, clock=lambda: clock["t"], sleep=sleep)
+    departures = []
+    for i in range(100):
+        pacer.wait_for(1)
+        departures.append(clock["t"])
+        clock["t"] += 0.25 if i % 5 == 0 else work  # the call and the record (on average < 0.1 s)
+    # never ahead of the schedule: message k leaves no earlier than k / rate
+    assert all(t >= k * 0.1 - 1e-9 for k, t in enumerate(departures))
+    # 100 messages at 10/s: the last leaves at 9.9 s (a fixed sleep after each call would take far longer)
+    assert departures[-1] == pytest.approx(9.9, abs=0.05)  # without making up overruns: 12.9 s

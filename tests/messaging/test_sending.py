@@ -124,3 +124,49 @@ def test_batched_sends_record_one_status_event_per_message(account):
     apply_delivery_update(account, update)
     apply_delivery_update(account, update)
     assert events.filter(data__status="delivered").count() == 1
+
+
+def test_a_webhook_between_the_call_and_the_record_is_kept_and_counted_once(account, monkeypatch):
+    """The optimistic record sees a row moved since the claim, rolls back and records under locks."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from messaging.providers.base import DeliveryUpdate
+    from messaging.status import apply_delivery_update
+    from tests.messaging.test_status import assert_stats_match
+
+    contacts = [ContactFactory() for _ in range(5)]
+    messages = [queue_message(account, channel="sms", contact=c, text="Same for all") for c in contacts]
+    real = SandboxProvider.send_batch
+
+    def fast_receipt(self, outbound):
+        results = real(self, outbound)
+        # the provider's "delivered" for the first recipient arrives before we record the call
+        update = DeliveryUpdate(remote_message_id=results[0].remote_id, status="delivered",
+                                reference=outbound[0].reference)  # fmt: skip
+        assert apply_delivery_update(account, update).outcome == "applied"
+        return results
+
+    monkeypatch.setattr(SandboxProvider, "send_batch", fast_receipt)
+    assert dispatch(messages).sent == 5
+    statuses = dict(Message.objects.values_list("pk", "status"))
+    assert statuses == {m.pk: ("delivered" if m is messages[0] else "sent") for m in messages}
+    first = Message.objects.get(pk=messages[0].pk)
+    assert [(h["status"], h["applied"]) for h in first.status_history] == [
+        ("delivered", True),
+        ("sent", False),
+    ]
+    assert_stats_match()
+
+    # Nobody in between: claim, call, then one UPDATE, one counter upsert, one events INSERT.
+    monkeypatch.setattr(SandboxProvider, "send_batch", real)
+    more = [queue_message(account, channel="sms", contact=c, text="Again") for c in contacts]
+    with CaptureQueriesContext(connection) as queries:
+        assert dispatch(more).sent == 5
+    ours = [q["sql"].split(None, 1)[0].upper() for q in queries if "sandboxobject" not in q["sql"]
+            and "SAVEPOINT" not in q["sql"].upper()]  # fmt: skip
+    assert ours == ["UPDATE", "UPDATE", "INSERT", "INSERT"], ours
+    assert set(Message.objects.filter(pk__in=[m.pk for m in more]).values_list("status", flat=True)) == {
+        "sent"
+    }
+    assert_stats_match()

@@ -161,11 +161,11 @@ def test_a_crash_mid_batch_leaves_every_event_and_processes_each_once_on_retry(c
     real = drain.apply_read
     calls = []
 
-    def dies_on_the_third(account, read, context):
+    def dies_on_the_third(account, read, context, deliveries=None):
         calls.append(1)
         if len(calls) == 3:
             raise WorkerDied
-        return real(account, read, context)
+        return real(account, read, context, deliveries)
 
     monkeypatch.setattr(drain, "apply_read", dies_on_the_third)
     with pytest.raises(WorkerDied):
