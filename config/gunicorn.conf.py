@@ -9,7 +9,15 @@ before Django sees it.
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("GUNICORN_WORKERS", "4"))
+workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
+# Threads, not one request per process: /hooks/ shares each durable commit among the requests a
+# process holds at once (messaging/webhooks/group_commit.py), so it needs many of them in flight.
+# Measured on 2 cores (bench/webhook_bench.py): 2 workers x 16-32 threads did best; 3 workers
+# split the batches into smaller ones (more commits per event) for no gain.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+# Providers open one connection per call; a short keep-alive still serves those that reuse one.
+keepalive = 5
 timeout = int(os.environ.get("REQUEST_TIME_LIMIT_SECONDS", "30"))
 graceful_timeout = 10
 limit_request_line = 8190
