@@ -8,7 +8,7 @@ What it does, in one run:
    to: four provider accounts (Spoki with its signing secret, MyOperator with a static-header
    secret, Qlara and Spryng authenticated by the URL token) and one sent outbound message per
    message id the events mention.
-2. Starts gunicorn (config.wsgi, gthread workers: the group commit in
+2. Starts gunicorn (config.wsgi with the production config/gunicorn.conf.py, gthread workers: the group commit in
    messaging/webhooks/group_commit.py needs many request threads per process to share a commit)
    and a Celery worker on the `webhooks` queue (Redis db 11), as production would run them
    (--drain-after starts the worker only once the load has stopped, to measure ingest alone).
@@ -518,7 +518,8 @@ def main() -> int:
     env = env_for_children(args.port)
     subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=False, capture_output=True)
     logs = open(ROOT / "var" / "webhook_bench.log", "w")  # noqa: SIM115
-    gunicorn = start([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{args.port}",
+    gunicorn = start([str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py", "config.wsgi:application",
+                      "-b", f"127.0.0.1:{args.port}",
                       "-w", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads),
                       "--backlog", "2048"], env, logs)  # fmt: skip
     celery = [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-Q", "webhooks", "-c", str(args.drainers),

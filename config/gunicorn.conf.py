@@ -23,5 +23,8 @@ graceful_timeout = 10
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-max_requests = 2000  # recycle workers now and then: a slow leak never grows a process for long
-max_requests_jitter = 200
+# Recycle workers now and then, so a slow leak never grows a process for long. Counted in
+# requests: /hooks/ may take a couple of thousand a second, and a restart costs Django's start-up
+# and empties the process's group-commit batches, so not every few seconds.
+max_requests = 50000
+max_requests_jitter = 5000

@@ -209,3 +209,33 @@ def test_a_body_postgresql_would_refuse_does_not_fail_its_batch_mates(client):
     statuses = [answer.status for answer, _ in answers]
     assert statuses[:10] == [200] * 10 and 500 not in statuses and 503 not in statuses
     assert WebhookEvent.objects.count() == 12  # the odd ones kept too (stored, or refused as unreadable)
+
+
+def test_the_shared_writer_rechecks_a_rotated_token_and_a_changed_secret(client):
+    """The account is cached per process; the writer's statement re-checks token and secret per row."""
+    from messaging.webhooks.services import rotate_webhook_token
+
+    from .helpers import MYOP_SECRET, myoperator_examples
+
+    account = make_account("qlara")
+    body = qlara_event(uuid.uuid4().hex)
+    old = hook_path(account)
+    assert client.post(old, data=body, content_type="application/json").status_code == 200  # cached now
+    rotate_webhook_token(account)
+    assert client.post(old, data=body, content_type="application/json").status_code == 404
+    assert (
+        client.post(hook_path(account), data=body, content_type="application/json").content == b"duplicate\n"
+    )
+
+    myop = make_account("myoperator")
+    event = myoperator_examples()["webhooks_new_message_read_1"]
+    headers = {"X-Webhook-Token": MYOP_SECRET}
+    assert client.post(hook_path(myop), data=event, content_type="application/json").status_code == 200
+    myop.webhook_secret = MYOP_SECRET  # staff set a secret after the account was cached
+    myop.save(update_fields=["webhook_secret"])
+    refused = client.post(hook_path(myop), data=event, content_type="application/json")
+    assert refused.status_code == 401
+    accepted = client.post(hook_path(myop), data=event, content_type="application/json", headers=headers)
+    assert accepted.status_code == 200 and accepted.content == b"duplicate\n"
+    assert WebhookEvent.objects.filter(is_original=True).count() == 2
+    assert WebhookEvent.objects.filter(http_status=401).count() == 1
