@@ -343,10 +343,11 @@ def receive_webhook(
     """
     try:
         return _receive_webhook(token, method, headers, body, query)
-    except (WriterUnavailable, DatabaseError) as exc:
+    except WriterUnavailable as exc:
         log.warning("Webhook not stored, answered 503: %s", exc)
     except Exception as exc:
-        if not _is_connection_error(exc):
+        # A caller's own transaction must see its failure; a provider's request gets a 503.
+        if connection.in_atomic_block or not (isinstance(exc, DatabaseError) or _is_connection_error(exc)):
             raise
         log.warning("Webhook not stored, answered 503: %s", exc)
     return Answer(503, _("Not stored this time; please retry."), retry_after=RETRY_AFTER)
