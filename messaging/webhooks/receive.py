@@ -77,6 +77,7 @@ class CachedAccount:
 
 _accounts: dict[str, CachedAccount] = {}
 _lock = threading.Lock()
+_load_lock = threading.Lock()
 _last_kick = 0.0
 
 
@@ -115,9 +116,21 @@ def _load_account(token: str) -> CachedAccount | None:
 
 def _account(token: str, *, fresh: bool = False) -> CachedAccount | None:
     cached = None if fresh else _accounts.get(token)
-    if cached is None or time.monotonic() - cached.loaded_at > ACCOUNT_TTL:
-        cached = _load_account(token)
-    return cached
+    if cached is not None and time.monotonic() - cached.loaded_at <= ACCOUNT_TTL:
+        return cached
+    # One loader per process at a time: when the cache is cold or expires under load, dozens of
+    # request threads would otherwise each open a database connection for the same row.
+    with _load_lock:
+        cached = None if fresh else _accounts.get(token)
+        if cached is not None and time.monotonic() - cached.loaded_at <= ACCOUNT_TTL:
+            return cached
+        try:
+            return _load_account(token)
+        finally:
+            if _use_group_commit():
+                # The writer owns the process's connection for the hot path; a request thread
+                # keeps none of its own between these rare loads.
+                connection.close()
 
 
 # --- reading the request ---------------------------------------------------------------------------
