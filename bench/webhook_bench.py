@@ -1,7 +1,7 @@
 """Webhooks in under load: gunicorn + PostgreSQL, driven from this process over loopback.
 
     .venv/bin/python bench/webhook_bench.py [--events 30000] [--trivial 15000] [--workers 2]
-        [--threads 32] [--concurrency 64] [--clients 2] [--drain-after]
+        [--threads 64] [--concurrency 128] [--clients 2] [--drain-after | --no-drain]
 
 What it does, in one run:
 1. (Re)creates its own database sb_i11_bench, migrates it, and writes the data the events refer
@@ -484,12 +484,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=30_000, help="webhook requests to send (bounded)")
     parser.add_argument("--trivial", type=int, default=15_000, help="requests to the trivial view")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=32, help="per worker (gthread)")
+    parser.add_argument("--threads", type=int, default=64, help="per worker (gthread)")
     parser.add_argument(
         "--drainers", type=int, default=4, help="Celery worker processes on the webhooks queue"
     )
     parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=128, help="connections in flight, all clients")
     parser.add_argument("--port", type=int, default=18111)
     parser.add_argument("--clients", type=int, default=2, help="client processes sharing --concurrency")
     parser.add_argument(

@@ -12,8 +12,10 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Threads, not one request per process: /hooks/ shares each durable commit among the requests a
 # process holds at once (messaging/webhooks/group_commit.py), so it needs many of them in flight.
-# Measured on 2 cores (bench/webhook_bench.py): 2 workers x 16-32 threads did best; 3 workers
-# split the batches into smaller ones (more commits per event) for no gain.
+# Measured on 2 cores (bench/webhook_bench.py): 2 workers did better than 3 (more processes split
+# the batches); 64 threads batch twice as many rows per commit as 32 at the same CPU. The default
+# stays 32 because a thread serving a Django page may hold a PostgreSQL connection of its own;
+# raise GUNICORN_THREADS where /hooks/ dominates and max_connections allows.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # Providers open one connection per call; a short keep-alive still serves those that reuse one.
