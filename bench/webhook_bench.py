@@ -1,20 +1,28 @@
 """Webhooks in under load: gunicorn + PostgreSQL, driven from this process over loopback.
 
-    .venv/bin/python bench/webhook_bench.py [--events 30000] [--workers 6] [--concurrency 48]
+    .venv/bin/python bench/webhook_bench.py [--events 30000] [--trivial 15000] [--workers 2]
+        [--threads 64] [--concurrency 128] [--clients 2] [--drain-after | --no-drain]
 
 What it does, in one run:
 1. (Re)creates its own database sb_i11_bench, migrates it, and writes the data the events refer
    to: four provider accounts (Spoki with its signing secret, MyOperator with a static-header
    secret, Qlara and Spryng authenticated by the URL token) and one sent outbound message per
    message id the events mention.
-2. Starts gunicorn (config.wsgi, sync workers) and a Celery worker on the `webhooks` queue
-   (Redis db 11), as production would run them.
+2. Starts gunicorn (config.wsgi with the production config/gunicorn.conf.py, gthread workers: the group commit in
+   messaging/webhooks/group_commit.py needs many request threads per process to share a commit)
+   and a Celery worker on the `webhooks` queue (Redis db 11), as production would run them
+   (--drain-after starts the worker only once the load has stopped, to measure ingest alone).
 3. Measures a trivial Django view (bench/bench_urls.py, full middleware stack) under the same
    gunicorn: the ceiling of this machine.
 4. Sends a bounded number of webhook requests: the four providers' payload shapes (built from
    tests/fixtures), 10 % exact duplicates (retries), 1 % forged (bad Spoki signature, wrong
    MyOperator header). Every request is prepared before the clock starts (Spoki's signature
-   window is 300 s, the run is far shorter); the client keeps `--concurrency` connections busy.
+   window is 300 s, the run is far shorter). The client is `--clients` forked processes, each a
+   non-blocking raw-socket loop sending pre-built bytes, `--concurrency` connections in flight
+   in all, one connection per request (`Connection: close`, as the providers call us); the
+   trivial view is driven by the very same client. Besides the rates it prints figures that
+   survive a loaded machine: CPU ms per request of the gunicorn processes, of the PostgreSQL
+   backends and of the client, and database transactions per accepted event.
 5. Waits for the drain backlog to reach zero, then verifies: every distinct event stored once
    and processed once, every duplicate counted as such, every forgery refused and stored as
    refused, every message at the status its events lead to with one history entry per status,
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import selectors
@@ -44,7 +53,7 @@ from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DB_NAME = "sb_i11_bench"
+DB_NAME = os.environ.get("BENCH_DB", "sb_i11_bench")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/11")
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -237,13 +246,15 @@ def make_accounts() -> dict:
 # --- the client -------------------------------------------------------------------------------------
 
 
-def drive(port: int, requests: list[bytes], concurrency: int, timeout: float = 600.0):
+def drive(port: int, requests: list[bytes], concurrency: int, timeout: float = 600.0, start_at: float = 0.0):
     """Send every request over its own connection, `concurrency` at a time. → (statuses, latencies, secs)."""
     sel = selectors.DefaultSelector()
     pending = list(reversed(range(len(requests))))
     statuses: list[int] = [0] * len(requests)
     latencies: list[float] = [0.0] * len(requests)
     inflight = 0
+    while time.perf_counter() < start_at:
+        time.sleep(0.001)
     started = time.perf_counter()
 
     def launch():
@@ -293,6 +304,88 @@ def drive(port: int, requests: list[bytes], concurrency: int, timeout: float = 6
     return statuses, latencies, time.perf_counter() - started
 
 
+def _client(port, requests, concurrency, start_at, conn) -> None:
+    cpu = time.process_time()
+    statuses, latencies, _secs = drive(port, requests, concurrency, start_at=start_at)
+    conn.send((statuses, latencies, time.perf_counter(), time.process_time() - cpu))
+    conn.close()
+
+
+def drive_parallel(port: int, requests: list[bytes], concurrency: int, clients: int):
+    """drive() split over `clients` forked processes (the client shares the 2 cores with the
+    server: one Python process would be the bottleneck). → (statuses, latencies, secs, client CPU s).
+    perf_counter is CLOCK_MONOTONIC, one clock for every process on the machine."""
+    ctx = multiprocessing.get_context("fork")
+    start_at = time.perf_counter() + 0.3 + 0.05 * clients  # every child forked and waiting
+    children = []
+    for i in range(clients):
+        parent_end, child_end = ctx.Pipe(duplex=False)
+        share = max(1, concurrency // clients)
+        proc = ctx.Process(target=_client, args=(port, requests[i::clients], share, start_at, child_end))
+        proc.start()
+        child_end.close()
+        children.append((proc, parent_end))
+    statuses: list[int] = [0] * len(requests)
+    latencies: list[float] = [0.0] * len(requests)
+    ended, cpu = 0.0, 0.0
+    for i, (proc, conn) in enumerate(children):
+        part_status, part_lat, end, part_cpu = conn.recv()
+        proc.join()
+        statuses[i::clients], latencies[i::clients] = part_status, part_lat
+        ended, cpu = max(ended, end), cpu + part_cpu
+    return statuses, latencies, ended - start_at, cpu
+
+
+# --- figures that survive a loaded machine --------------------------------------------------------------
+
+
+def _cpu_of(pids) -> float:
+    """user + system CPU seconds of these processes (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == pgid:
+                    pids.append(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+    return pids
+
+
+def snapshot(gunicorn_pgid: int) -> dict:
+    """CPU so far of gunicorn's processes and of this database's PostgreSQL backends, and the
+    database's committed transactions."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        backends = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB_NAME]).fetchall()]  # fmt: skip
+        commits = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", [DB_NAME]
+        ).fetchone()[0]
+    return {"web": _cpu_of(_group_pids(gunicorn_pgid)), "pg": _cpu_of(backends), "commits": commits}
+
+
+def spent(before: dict, after: dict, n: int) -> dict:
+    """Per request: CPU ms of gunicorn and of the PostgreSQL backends, and transactions."""
+    return {
+        "web_ms": 1000 * (after["web"] - before["web"]) / n,
+        "pg_ms": 1000 * (after["pg"] - before["pg"]) / n,
+        "xacts": (after["commits"] - before["commits"]) / n,
+    }
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * p))]
@@ -329,7 +422,7 @@ def wait_for_port(port, seconds=30):
 # --- verification ---------------------------------------------------------------------------------------
 
 
-def verify(plan: Plan, kinds: list[str], statuses: list[int]) -> dict:
+def verify(plan: Plan, kinds: list[str], statuses: list[int], drained: bool = True) -> dict:
     from django.db.models import Count
 
     from messaging.models import Message, MessageStat, WebhookEvent
@@ -342,7 +435,7 @@ def verify(plan: Plan, kinds: list[str], statuses: list[int]) -> dict:
     problems = []
     if originals != plan.distinct:
         problems.append(f"stored {originals} distinct events, sent {plan.distinct}")
-    if by_status.get("processed", 0) != plan.distinct:
+    if drained and by_status.get("processed", 0) != plan.distinct:
         problems.append(f"processed {by_status.get('processed', 0)} of {plan.distinct}")
     if by_status.get("duplicate", 0) != plan.duplicates:
         problems.append(f"{by_status.get('duplicate', 0)} duplicate rows for {plan.duplicates} retries")
@@ -352,6 +445,8 @@ def verify(plan: Plan, kinds: list[str], statuses: list[int]) -> dict:
         )
     if answers[("event", 200)] != plan.distinct or answers[("duplicate", 200)] != plan.duplicates:
         problems.append(f"answers {dict(answers)}")
+    if not drained:  # --no-drain: ingest only, nothing was applied
+        return {"by_status": by_status, "problems": problems}
     wrong = 0
     doubled = 0
     for m in Message.objects.filter(direction="outbound").only(
@@ -389,13 +484,20 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=30_000, help="webhook requests to send (bounded)")
     parser.add_argument("--trivial", type=int, default=15_000, help="requests to the trivial view")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=32, help="per worker (gthread)")
+    parser.add_argument("--threads", type=int, default=64, help="per worker (gthread)")
     parser.add_argument(
         "--drainers", type=int, default=4, help="Celery worker processes on the webhooks queue"
     )
     parser.add_argument("--worker-class", default="gthread")
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--concurrency", type=int, default=128, help="connections in flight, all clients")
     parser.add_argument("--port", type=int, default=18111)
+    parser.add_argument("--clients", type=int, default=2, help="client processes sharing --concurrency")
+    parser.add_argument(
+        "--no-drain", action="store_true", help="ingest only: no drainers, storage checks only (tuning runs)"
+    )
+    parser.add_argument(
+        "--drain-after", action="store_true", help="start the drainers only when the load has stopped"
+    )
     args = parser.parse_args()
 
     print(f"setting up {DB_NAME} …", flush=True)
@@ -416,56 +518,91 @@ def main() -> int:
     env = env_for_children(args.port)
     subprocess.run(["redis-cli", "-u", REDIS, "FLUSHDB"], check=False, capture_output=True)
     logs = open(ROOT / "var" / "webhook_bench.log", "w")  # noqa: SIM115
-    gunicorn = start([str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "-b", f"127.0.0.1:{args.port}",
+    gunicorn = start([str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py", "config.wsgi:application",
+                      "-b", f"127.0.0.1:{args.port}",
                       "-w", str(args.workers), "--worker-class", args.worker_class, "--threads", str(args.threads),
                       "--backlog", "2048"], env, logs)  # fmt: skip
-    worker = start([str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-Q", "webhooks", "-c", str(args.drainers),
-                    "--loglevel", "WARNING", "--without-gossip", "--without-mingle"], env, logs)  # fmt: skip
+    celery = [str(ROOT / ".venv/bin/celery"), "-A", "config", "worker", "-Q", "webhooks", "-c", str(args.drainers),
+              "--loglevel", "WARNING", "--without-gossip", "--without-mingle"]  # fmt: skip
+    worker = None if args.drain_after or args.no_drain else start(celery, env, logs)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     try:
         wait_for_port(args.port)
         trivial_req = _request("GET", "/bench/trivial/", args.port)
         drive(args.port, [trivial_req] * 500, args.concurrency)  # warm every worker
-        t_status, t_lat, t_secs = drive(args.port, [trivial_req] * args.trivial, args.concurrency)
+        snap0 = snapshot(gunicorn.pid)
+        t_status, t_lat, t_secs, t_client = drive_parallel(
+            args.port, [trivial_req] * args.trivial, args.concurrency, args.clients
+        )
         assert set(t_status) == {200}, Counter(t_status)
         trivial_rate = args.trivial / t_secs
+        snap1 = snapshot(gunicorn.pid)
 
         kinds = [k for k, _, _ in plan.requests]
-        statuses, latencies, secs = drive(args.port, [r for _, r, _ in plan.requests], args.concurrency)
+        statuses, latencies, secs, w_client = drive_parallel(
+            args.port, [r for _, r, _ in plan.requests], args.concurrency, args.clients
+        )
         load_stopped = time.time()
+        snap2 = snapshot(gunicorn.pid)
+        load_during = Path("/proc/loadavg").read_text().split()[:3]
         accepted = sum(1 for k, s in zip(kinds, statuses, strict=True) if s == 200 and k != "forged")
         event_rate = accepted / secs
         backlog_peak = WebhookEvent.objects.filter(status="received").count()
         connection.close()
-        while WebhookEvent.objects.filter(status="received").exists() and time.time() - load_stopped < 300:
+        if args.drain_after or args.no_drain:
+            time.sleep(11)  # PostgreSQL publishes an idle backend's counters within 10 s
+            snap2["commits"] = snapshot(gunicorn.pid)["commits"]
+        if args.drain_after:
+            worker = start(celery, env, logs)
+        while (
+            not args.no_drain
+            and WebhookEvent.objects.filter(status="received").exists()
+            and time.time() - load_stopped < 300
+        ):
             time.sleep(0.5)
         drained_after = time.time() - load_stopped
         drain_rate = (plan.distinct - WebhookEvent.objects.filter(status="received").count()) / (
             secs + drained_after
         )
-        result = verify(plan, kinds, statuses)
+        result = verify(plan, kinds, statuses, drained=not args.no_drain)
     finally:
         stop(gunicorn)
-        stop(worker)
+        if worker is not None:
+            stop(worker)
         logs.close()
 
+    t_cost, w_cost = spent(snap0, snap1, args.trivial), spent(snap1, snap2, len(plan.requests))
     ok_lat = [lat for lat, s in zip(latencies, statuses, strict=True) if s == 200]
     print()
     print(f"machine: {os.cpu_count()} cores, shared with other sessions; gunicorn -w {args.workers} {args.worker_class} "
-          f"x{args.threads} threads, "
-          f"client concurrency {args.concurrency}")  # fmt: skip
+          f"x{args.threads} threads, client {args.clients} processes x {args.concurrency // args.clients} "
+          f"connections, one connection per request")  # fmt: skip
+    print(f"load average        : {' '.join(load_before)} before, {' '.join(load_during)} at the load's end")
     print(f"trivial Django view : {trivial_rate:8.0f} req/s  p50 {statistics.median(t_lat)*1000:.1f} ms  "
           f"p99 {percentile(t_lat, 0.99)*1000:.1f} ms")  # fmt: skip
     print(f"webhooks accepted   : {event_rate:8.0f} ev/s   p50 {statistics.median(ok_lat)*1000:.1f} ms  "
           f"p99 {percentile(ok_lat, 0.99)*1000:.1f} ms  ({event_rate / trivial_rate:.0%} of the trivial view)")  # fmt: skip
+    print(
+        f"CPU ms per request  : trivial  gunicorn {t_cost['web_ms']:.2f}, client {1000 * t_client / args.trivial:.2f}"
+    )
+    print(f"                      webhooks gunicorn {w_cost['web_ms']:.2f}, PostgreSQL {w_cost['pg_ms']:.2f}, "
+          f"client {1000 * w_client / len(plan.requests):.2f}")  # fmt: skip
+    print(f"transactions/request: {w_cost['xacts']:.3f} committed in the bench database during the webhook load"
+          f"{'' if args.drain_after or args.no_drain else ' (drainers included)'}")  # fmt: skip
     print(f"requests            : {len(plan.requests)} in {secs:.1f} s; answers {dict(Counter(statuses))}")
-    print(f"backlog at load end : {backlog_peak}; {'zero' if not result['by_status'].get('received') else 'NOT zero'} "
-          f"{drained_after:.1f} s after the load stopped; drain {drain_rate:.0f} ev/s over the whole run")  # fmt: skip
+    if not args.no_drain:
+        print(f"backlog at load end : {backlog_peak}; {'zero' if not result['by_status'].get('received') else 'NOT zero'} "
+              f"{drained_after:.1f} s after the load stopped; drain {drain_rate:.0f} ev/s over the whole run")  # fmt: skip
     print(f"events by status    : {result['by_status']}")
     if result["problems"]:
         print("PROBLEMS:")
         for p in result["problems"]:
             print("  -", p)
         return 1
+    if args.no_drain:
+        print("verified (ingest only, --no-drain): every distinct event stored once; every retry a counted "
+              "duplicate; every forgery refused (401) and kept")  # fmt: skip
+        return 0
     print("verified: every distinct event stored once and processed once; every retry a counted duplicate; "
           "every forgery refused (401) and kept; message statuses and counters exact")  # fmt: skip
     return 0

@@ -227,6 +227,11 @@ WEBHOOK_DRAIN_BATCH = env.int("WEBHOOK_DRAIN_BATCH", default=200)
 WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=5)
 # Each web process nudges the drainer at most this often (seconds; 0 = never, beat drains anyway).
 WEBHOOK_KICK_SECONDS = env.float("WEBHOOK_KICK_SECONDS", default=1.0)
+# PostgreSQL: each web process's request threads share their durable commits through one writer
+# thread (messaging/webhooks/group_commit.py); a request still waits for the commit holding its
+# row, and gets 503 + Retry-After if that commit fails or takes longer than the timeout (seconds).
+WEBHOOK_GROUP_COMMIT = env.bool("WEBHOOK_GROUP_COMMIT", default=True)
+WEBHOOK_COMMIT_TIMEOUT = env.float("WEBHOOK_COMMIT_TIMEOUT", default=10.0)
 # A reply this long after one of our campaign messages counts as "replied" for that campaign.
 INBOUND_REPLY_WINDOW_HOURS = env.int("INBOUND_REPLY_WINDOW_HOURS", default=72)
 INBOUND_OPT_OUT_KEYWORDS = env.list(

@@ -2,8 +2,11 @@
 
 Budget: thousands of requests a second on two cores, durably (every 2xx means the row is
 committed with synchronous_commit on). So per request this module does, in memory, the provider's
-check and parse, and then exactly one SQL statement in autocommit — no ORM, no transaction block,
-no broker round trip (the drainer is nudged at most once a second per process).
+check and parse, and then hands one prepared row to the process's group-commit writer
+(group_commit.py: many requests' rows in ONE statement and one commit, each request answered only
+after that commit) — no ORM, no broker round trip (the drainer is nudged at most once a second
+per process). On SQLite, or inside a caller's transaction, the row is written by this thread in
+one statement instead. A row that cannot be committed is answered 503 with Retry-After.
 
 - The account behind a token is cached per process for ACCOUNT_TTL seconds, but the INSERT
   re-checks the token and the stored (encrypted) secret itself, so a rotated token or a changed
@@ -38,10 +41,13 @@ from ..providers.base import DeliveryUpdate, InboundMessage, Provider, WebhookRe
 from ..providers.errors import WebhookRejected
 from ..providers.http import SECRET_KEYS
 from ..providers.registry import get_provider_class
+from . import group_commit
+from .group_commit import WriterUnavailable
 
 log = logging.getLogger(__name__)
 
 ACCOUNT_TTL = 30.0
+RETRY_AFTER = 5  # seconds a provider is asked to wait when the request could not be stored
 MAX_HEADERS = 40
 TABLE = "messaging_webhookevent"
 ACCOUNTS = "messaging_provideraccount"
@@ -52,6 +58,7 @@ class Answer:
     status: int
     text: str
     event_id: int | None = None
+    retry_after: int | None = None  # seconds, sent as Retry-After (503 only)
 
     @property
     def body(self) -> bytes:
@@ -70,6 +77,7 @@ class CachedAccount:
 
 _accounts: dict[str, CachedAccount] = {}
 _lock = threading.Lock()
+_load_lock = threading.Lock()
 _last_kick = 0.0
 
 
@@ -108,9 +116,21 @@ def _load_account(token: str) -> CachedAccount | None:
 
 def _account(token: str, *, fresh: bool = False) -> CachedAccount | None:
     cached = None if fresh else _accounts.get(token)
-    if cached is None or time.monotonic() - cached.loaded_at > ACCOUNT_TTL:
-        cached = _load_account(token)
-    return cached
+    if cached is not None and time.monotonic() - cached.loaded_at <= ACCOUNT_TTL:
+        return cached
+    # One loader per process at a time: when the cache is cold or expires under load, dozens of
+    # request threads would otherwise each open a database connection for the same row.
+    with _load_lock:
+        cached = None if fresh else _accounts.get(token)
+        if cached is not None and time.monotonic() - cached.loaded_at <= ACCOUNT_TTL:
+            return cached
+        try:
+            return _load_account(token)
+        finally:
+            if _use_group_commit():
+                # The writer owns the process's connection for the hot path; a request thread
+                # keeps none of its own between these rare loads.
+                connection.close()
 
 
 # --- reading the request ---------------------------------------------------------------------------
@@ -259,12 +279,33 @@ def _now():
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
+def _use_group_commit() -> bool:
+    """The shared writer serves PostgreSQL callers outside a transaction (group_commit.py says why)."""
+    return (
+        connection.vendor == "postgresql"
+        and getattr(settings, "WEBHOOK_GROUP_COMMIT", True)
+        and not connection.in_atomic_block
+    )
+
+
+def _commit_timeout() -> float:
+    return float(getattr(settings, "WEBHOOK_COMMIT_TIMEOUT", 10.0))
+
+
 def store_event(account: CachedAccount, token: str, event: dict[str, Any]) -> tuple[str, int | None]:
     """Insert the event as an original, or as a duplicate when its key is taken.
 
     → ("received" | "duplicate", row id), or ("gone", None) when the token or the secret changed
     since the account was cached (nothing was written).
     """
+    if _use_group_commit():
+        row = (
+            token, account.secret_token, account.slug, event["event_type"][:100], event["event_id"][:200],
+            event["dedupe_key"][:200], event["method"], json.dumps(event["headers"]), event["body"],
+            timezone.now(),
+        )  # fmt: skip
+        outcome, row_id = group_commit.writer().submit("event", row, _commit_timeout())
+        return outcome, row_id
     values = [
         account.slug, event["event_type"][:100], event["event_id"][:200], event["dedupe_key"][:200],
         event["method"], json.dumps(event["headers"]), event["body"], _now(),
@@ -283,6 +324,14 @@ def store_event(account: CachedAccount, token: str, event: dict[str, Any]) -> tu
 
 def store_refusal(account: CachedAccount, event: dict[str, Any], http_status: int, reason: str) -> None:
     """Keep a refused or unreadable request for inspection; it never holds the dedupe key."""
+    if _use_group_commit():
+        row = (
+            account.id, account.slug, event.get("event_type", "")[:100], event.get("event_id", "")[:200],
+            event.get("dedupe_key", "")[:200], http_status, event["method"], json.dumps(event["headers"]),
+            event["body"], reason[:2000], timezone.now(),
+        )  # fmt: skip
+        group_commit.writer().submit("refusal", row, _commit_timeout())
+        return
     _execute(
         _PLAIN_INSERT,
         [
@@ -299,7 +348,25 @@ def store_refusal(account: CachedAccount, event: dict[str, Any], http_status: in
 def receive_webhook(
     token: str, method: str, headers: Mapping[str, str], body: bytes, query: str = ""
 ) -> Answer:
-    """Judge and store one request to /hooks/<token>/; the answer is what the provider gets."""
+    """Judge and store one request to /hooks/<token>/; the answer is what the provider gets.
+
+    Nothing is answered 2xx before its row is committed. When the database cannot take it now
+    (down, or the shared writer failed or is too slow) the answer is 503 with Retry-After, which
+    every provider retries, never a 500.
+    """
+    try:
+        return _receive_webhook(token, method, headers, body, query)
+    except WriterUnavailable as exc:
+        log.warning("Webhook not stored, answered 503: %s", exc)
+    except Exception as exc:
+        # A caller's own transaction must see its failure; a provider's request gets a 503.
+        if connection.in_atomic_block or not (isinstance(exc, DatabaseError) or _is_connection_error(exc)):
+            raise
+        log.warning("Webhook not stored, answered 503: %s", exc)
+    return Answer(503, _("Not stored this time; please retry."), retry_after=RETRY_AFTER)
+
+
+def _receive_webhook(token: str, method: str, headers: Mapping[str, str], body: bytes, query: str) -> Answer:
     account = _account(token)
     if account is None:
         return Answer(404, _("Unknown webhook address."))
@@ -329,8 +396,11 @@ def _receive(account: CachedAccount, token, method, headers, body, query) -> Ans
         )
     event = {
         "method": method,
-        "headers": clean_headers(headers, account.secret),
-        "body": body.decode("utf-8", "replace"),
+        "headers": {
+            k: v.replace("\x00", "\ufffd") for k, v in clean_headers(headers, account.secret).items()
+        },
+        # PostgreSQL text and jsonb hold no NUL: one in a body would fail the whole shared batch.
+        "body": body.decode("utf-8", "replace").replace("\x00", "\ufffd"),
         "event_type": "",
         "event_id": "",
     }

@@ -28,6 +28,8 @@ def webhook_view(request, token: str):
     response = HttpResponse(answer.body, status=answer.status, content_type="text/plain; charset=utf-8")
     if answer.event_id:
         response["X-Switchboard-Event"] = str(answer.event_id)
+    if answer.retry_after:
+        response["Retry-After"] = str(answer.retry_after)
     return response
 
 
@@ -68,7 +70,7 @@ class WebhookWSGI:
         match = TOKEN_RE.match(path)
         if match is None:
             answer_status, body = 404, b"Unknown webhook address.\n"
-            event_id = None
+            event_id = retry_after = None
         else:
             from django.conf import settings
 
@@ -78,8 +80,11 @@ class WebhookWSGI:
                 _read_body(environ, limit), environ.get("QUERY_STRING", ""),
             )  # fmt: skip
             answer_status, body, event_id = answer.status, answer.body, answer.event_id
+            retry_after = answer.retry_after
         headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
         if event_id:
             headers.append(("X-Switchboard-Event", str(event_id)))
+        if retry_after:
+            headers.append(("Retry-After", str(retry_after)))
         start_response(f"{answer_status} {_REASONS.get(answer_status, 'Error')}", headers)
         return [body]

@@ -1,5 +1,6 @@
 import pytest
 
+from messaging.webhooks.group_commit import stop_writer
 from messaging.webhooks.receive import forget_accounts
 
 
@@ -11,3 +12,4 @@ def _webhook_settings(settings):
     forget_accounts()
     yield
     forget_accounts()
+    stop_writer()  # its connection must not outlive the test database
