@@ -91,8 +91,12 @@ def load(n: int) -> None:
             "WHERE c.id >= %s AND c.id %% 3 = 0 AND (c.id %% %s) <> ((c.id / 7) %% %s) ON CONFLICT DO NOTHING",
             [lists, LISTS, first_id, lists, LISTS, first_id, LISTS, LISTS],
         )
-        cursor.execute("ANALYZE contacts_contact; ANALYZE contacts_membership;")
-        print(f"memberships and ANALYZE in {time.perf_counter() - start:.1f} s")
+        # VACUUM as autovacuum does shortly after a bulk insert (PostgreSQL ≥ 13 vacuums insert-only
+        # tables too): it sets the visibility map that index-only scans need, so the pages are timed
+        # in the book's steady state, not in the minute after a load.
+        for table in ("contacts_contact", "contacts_membership"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+        print(f"memberships and VACUUM ANALYZE in {time.perf_counter() - start:.1f} s")
 
 
 def time_page(client: Client, url: str, repeat: int) -> tuple[float, float, int, int, float]:
