@@ -95,5 +95,5 @@ def seed_webhook_demo(stdout=None) -> int:
     drained = drain_webhook_events(max_seconds=10)
     if stdout is not None:
         stdout.write(f"Webhook demo: {WebhookEvent.objects.filter(account=account).count()} events "
-                     f"({drained.get('processed', 0)} processed); see {first.phone}'s conversation.")  # fmt: skip
+                     f"({drained.get('processed', 0)} processed); see the timeline on {first.phone}'s page.")  # fmt: skip
     return WebhookEvent.objects.filter(account=account).count()
