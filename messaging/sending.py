@@ -147,27 +147,33 @@ def _claim(messages: list[Message]) -> list[Message]:
     return [m for m in messages if m.pk in claimed]
 
 
+def _apply_send_result(row: Message, result: SendResult, report: DispatchReport, deltas: StatDeltas, now):
+    """One call's outcome on one message row in memory; → (outcome, fields touched). Nothing is saved."""
+    # Our own knowledge of the call only moves a message that nothing has moved since
+    # (a fast webhook may already have said "delivered"; that must stay).
+    force = row.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
+    if result.accepted:
+        status = result.status if result.status in ("sent", "delivered", "read") else "sent"
+        outcome, touched = transition(row, status, at=now, source="send", deltas=deltas, force=force)
+        report.sent += 1
+    else:
+        outcome, touched = transition(row, Message.Status.FAILED, at=now, source="send", deltas=deltas,
+                                      force=force, error_code="rejected",
+                                      error_message=result.error or _("Refused by the provider"))  # fmt: skip
+        report.failed += 1
+    if result.remote_id:
+        row.provider_message_id = result.remote_id[:200]
+        touched.append("provider_message_id")
+    touched += add_price(row, result.price, result.currency, deltas, at=now)
+    return outcome, touched
+
+
 def _record_result(message: Message, result: SendResult, report: DispatchReport) -> None:
     with transaction.atomic():
         locked = Message.objects.select_for_update().get(pk=message.pk)
         deltas = StatDeltas()
         now = timezone.now()
-        # Our own knowledge of the call only moves a message that nothing has moved since
-        # (a fast webhook may already have said "delivered"; that must stay).
-        force = locked.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
-        if result.accepted:
-            status = result.status if result.status in ("sent", "delivered", "read") else "sent"
-            outcome, fields = transition(locked, status, at=now, source="send", deltas=deltas, force=force)
-            report.sent += 1
-        else:
-            outcome, fields = transition(locked, Message.Status.FAILED, at=now, source="send", deltas=deltas,
-                                         force=force, error_code="rejected",
-                                         error_message=result.error or _("Refused by the provider"))  # fmt: skip
-            report.failed += 1
-        if result.remote_id:
-            locked.provider_message_id = result.remote_id[:200]
-            fields.append("provider_message_id")
-        fields += add_price(locked, result.price, result.currency, deltas, at=now)
+        outcome, fields = _apply_send_result(locked, result, report, deltas, now)
         if fields:
             locked.save(update_fields=list(dict.fromkeys(fields)))
         deltas.flush()
@@ -185,22 +191,7 @@ def _apply_results(rows: dict[int, Message], pairs, report: DispatchReport, delt
     changed, reached = [], []
     for message, result in pairs:
         row = rows[message.pk]
-        # Our own knowledge of the call only moves a message that nothing has moved since
-        # (a fast webhook may already have said "delivered"; that must stay).
-        force = row.status in (Message.Status.QUEUED, Message.Status.UNKNOWN)
-        if result.accepted:
-            status = result.status if result.status in ("sent", "delivered", "read") else "sent"
-            outcome, touched = transition(row, status, at=now, source="send", deltas=deltas, force=force)
-            report.sent += 1
-        else:
-            outcome, touched = transition(row, Message.Status.FAILED, at=now, source="send", deltas=deltas,
-                                          force=force, error_code="rejected",
-                                          error_message=result.error or _("Refused by the provider"))  # fmt: skip
-            report.failed += 1
-        if result.remote_id:
-            row.provider_message_id = result.remote_id[:200]
-            touched.append("provider_message_id")
-        touched += add_price(row, result.price, result.currency, deltas, at=now)
+        outcome, touched = _apply_send_result(row, result, report, deltas, now)
         if touched:
             row.updated_at = now
             changed.append(row)

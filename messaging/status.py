@@ -71,14 +71,20 @@ def find_message(account, update: DeliveryUpdate, *, lock: bool = False) -> Mess
         if message is not None and (not to or _digits(message.phone) == to):
             return message
     if update.remote_message_id:
-        candidates = list(qs.filter(provider_message_id=update.remote_message_id)[:100])
-        if to:
-            candidates = [m for m in candidates if _digits(m.phone) == to]
-        if len(candidates) == 1:
-            return candidates[0]
-        if len(candidates) > 1:
-            logger.warning("delivery update %s matches %d messages; ignored", update.remote_message_id,
-                           len(candidates))  # fmt: skip
+        return _one_recipient(update, list(qs.filter(provider_message_id=update.remote_message_id)[:100]), to)
+    return None
+
+
+def _one_recipient(update: DeliveryUpdate, candidates: list[Message], to: str) -> Message | None:
+    """The one message of a provider id the update is about: one id may cover a whole batch call
+    (Spryng: up to 50 recipients), so the recipient decides; still several → ignored, logged."""
+    if to:
+        candidates = [m for m in candidates if _digits(m.phone) == to]
+    if len(candidates) == 1:
+        return candidates[0]
+    if len(candidates) > 1:
+        logger.warning("delivery update %s matches %d messages; ignored", update.remote_message_id,
+                       len(candidates))  # fmt: skip
     return None
 
 
@@ -191,14 +197,7 @@ class _Index:
             if message is not None and (not to or _digits(message.phone) == to):
                 return message
         if update.remote_message_id:
-            candidates = self.by_pid.get(update.remote_message_id, [])[:100]
-            if to:
-                candidates = [m for m in candidates if _digits(m.phone) == to]
-            if len(candidates) == 1:
-                return candidates[0]
-            if len(candidates) > 1:
-                logger.warning("delivery update %s matches %d messages; ignored", update.remote_message_id,
-                               len(candidates))  # fmt: skip
+            return _one_recipient(update, self.by_pid.get(update.remote_message_id, [])[:100], to)
         return None
 
     def learn_pid(self, message: Message) -> None:
