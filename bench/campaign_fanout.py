@@ -35,11 +35,12 @@ import psutil  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from bench.audience import ensure_audience  # noqa: E402
 from campaigns.models import Campaign  # noqa: E402
 from campaigns.services import create_campaign, start_campaign  # noqa: E402
 from campaigns.services import lifecycle as lifecycle_module  # noqa: E402
 from campaigns.services.fanout import materialize_recipients, run_campaign  # noqa: E402
-from contacts.models import Contact, ContactList, Membership  # noqa: E402
+from contacts.models import Contact, ContactList  # noqa: E402
 from messaging.models import Message, ProviderAccount, SandboxObject  # noqa: E402
 from messaging.stats import campaign_totals  # noqa: E402
 
@@ -51,23 +52,7 @@ def setup_db(n: int) -> ContactList:
                       "campaigns_campaign_lists", "campaigns_campaign_exclude_lists", "campaigns_campaign",
                       "messaging_sandboxobject", "messaging_httplog"):  # fmt: skip
             cur.execute(f"DELETE FROM {table}")
-    contact_list, _ = ContactList.objects.get_or_create(name="Bench audience")
-    have = Membership.objects.filter(contact_list=contact_list).count()
-    if have < n:
-        print(f"creating {n - have:,} contacts …", flush=True)
-        start = Contact.all_objects.count()
-        batch = []
-        for i in range(start, start + (n - have)):
-            batch.append(Contact(phone=f"+3934{i:08d}", first_name=f"N{i}"))
-            if len(batch) == 5000:
-                made = Contact.objects.bulk_create(batch)
-                Membership.objects.bulk_create(
-                    [Membership(contact=c, contact_list=contact_list) for c in made]
-                )
-                batch = []
-        if batch:
-            made = Contact.objects.bulk_create(batch)
-            Membership.objects.bulk_create([Membership(contact=c, contact_list=contact_list) for c in made])
+    contact_list = ensure_audience("Bench audience", n, phone_prefix="+3934")
     return contact_list
 
 
